@@ -1,0 +1,149 @@
+"""Check campaign files end to end: schema, templates against real leads, lead SQL, compliance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from dialer.campaign.lints import lint_campaign
+from dialer.campaign.load import LoadedCampaign, load_campaign
+from dialer.campaign.templates import Prompts
+from dialer.errors import CampaignInvalid, DialerError, Location
+from dialer.leads import fetch_leads, select_leads
+
+SAMPLE_LEADS = 50
+# Lead fields dialer adds to every lead, beside the source's columns.
+DERIVED_FIELDS = {"phone", "row", "key", "timezone", "timezones"}
+
+
+@dataclass
+class FileReport:
+    """The outcome of validating one campaign file."""
+
+    path: str
+    name: str | None = None
+    revision: str | None = None
+    errors: list[DialerError] = field(default_factory=list)
+    leads_selected: int | None = None
+    name_location: Location | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "name": self.name,
+            "revision": self.revision,
+            "ok": self.ok,
+            "leads_selected": self.leads_selected,
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+
+def campaign_files(paths: list[Path]) -> list[Path]:
+    """Campaign YAML files named or found in folders (scenario files `*.tests.yaml` excluded)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+            out.extend(f for f in found if not f.name.endswith((".tests.yaml", ".tests.yml")))
+        else:
+            out.append(p)
+    return out
+
+
+def _errors_of(exc: DialerError) -> list[DialerError]:
+    return list(exc.errors) if isinstance(exc, CampaignInvalid) else [exc]
+
+
+def validate_file(path: Path, run_log: Path | None = None, at: datetime | None = None) -> FileReport:
+    """Validate one campaign file; every error found goes into the report."""
+    report = FileReport(str(path))
+    try:
+        loaded = load_campaign(path)
+    except DialerError as exc:
+        report.errors = _errors_of(exc)
+        return report
+    report.name, report.revision = loaded.campaign.name, loaded.revision
+    report.name_location = loaded.locate(("name",))
+    report.errors.extend(lint_campaign(loaded))
+    try:
+        prompts = Prompts(loaded)
+    except DialerError as exc:
+        report.errors.extend(_errors_of(exc))
+        return report
+    try:
+        selection = select_leads(loaded, run_log)
+    except DialerError as exc:
+        report.errors.extend(_errors_of(exc))
+        return report
+    report.leads_selected = selection.selected
+    report.errors.extend(_check_template_columns(prompts, selection.columns))
+    if not any(e.field and e.field.endswith(("instructions", "opening", "voicemail"))
+               for e in report.errors):
+        report.errors.extend(_render_sample(loaded, prompts, selection, at))
+    selection.con.close()
+    return report
+
+
+def _check_template_columns(prompts: Prompts, columns: list[str]) -> list[DialerError]:
+    known = set(columns) | DERIVED_FIELDS
+    errors, seen = [], set()
+    for ref in prompts.lead_column_refs():
+        if ref.column in known or (ref.column, ref.template) in seen:
+            continue
+        seen.add((ref.column, ref.template))
+        import difflib
+
+        close = difflib.get_close_matches(ref.column, sorted(known), n=1)
+        errors.append(
+            DialerError(
+                f"{ref.template}: lead.{ref.column} is not a lead column",
+                ref.location,
+                f"did you mean lead.{close[0]}?" if close else
+                "map a source header to it in leads.columns",
+                field=ref.template,
+            )
+        )
+    return errors
+
+
+def _render_sample(
+    loaded: LoadedCampaign, prompts: Prompts, selection, at: datetime | None
+) -> list[DialerError]:
+    at = at or datetime.now(UTC)
+    errors: dict[tuple, DialerError] = {}
+    for lead in fetch_leads(selection, limit=SAMPLE_LEADS):
+        zone = ZoneInfo(lead["timezone"]) if lead["timezone"] else UTC
+        for variant in prompts.variant_names:
+            try:
+                prompts.render(lead, at.astimezone(zone), variant)
+            except DialerError as exc:
+                key = (exc.location, exc.message.split(" (lead row")[0])
+                errors.setdefault(key, exc)
+    return list(errors.values())
+
+
+def validate_paths(paths: list[Path], run_log: Path | None = None) -> list[FileReport]:
+    """Validate files and folders; also flags two files that share a campaign name."""
+    reports = [validate_file(p, run_log) for p in campaign_files(paths)]
+    by_name: dict[str, str] = {}
+    for r in reports:
+        if r.name is None:
+            continue
+        if r.name in by_name:
+            r.errors.append(
+                DialerError(
+                    f"campaign name {r.name!r} is already used by {by_name[r.name]}",
+                    r.name_location or Location(r.path, 1, 1),
+                    "campaign names are unique: the run log keys attempts by them",
+                    field="name",
+                )
+            )
+        else:
+            by_name[r.name] = r.path
+    return reports
