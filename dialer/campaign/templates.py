@@ -123,9 +123,12 @@ class Prompts:
         for label, source in self._sources.items():
             text = legacy_to_jinja(source.text)
             try:
-                self._asts[label] = self._env.parse(text, name=label)
-                self._compiled[label] = self._env.from_string(text)
-                self._compiled[label].name = label
+                ast = self._env.parse(text, name=label, filename=label)
+                code = self._env.compile(ast, name=label, filename=label)
+                self._asts[label] = ast
+                self._compiled[label] = self._env.template_class.from_code(
+                    self._env, code, self._env.make_globals(None), None
+                )
             except TemplateSyntaxError as exc:
                 errors.append(
                     DialerError(
