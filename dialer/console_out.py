@@ -34,7 +34,7 @@ def print_render(result: RenderResult) -> None:
         if r.voicemail:
             out.print("[bold]voicemail[/]")
             out.print(r.voicemail, markup=False)
-    out.print("", end="")
+    out.file.flush()
 
 
 def print_plan(plan: Plan) -> None:

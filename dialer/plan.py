@@ -79,11 +79,11 @@ def _history_sql(loaded: LoadedCampaign, at: datetime, retry_unknown: bool) -> s
         return f"{delays[status]}" if status in delays else "NULL"
 
     retry_case = " ".join(
-        f"WHEN h.last_status = {quote_str(s)} THEN {delay(s)}"
+        f"WHEN h.last_status = {quote_str(s)} THEN h.last_end + {delay(s)}"
         for s in ("no_answer", "busy", "voicemail", "failed", "canceled")
     )
     if retry_unknown:
-        retry_case += f" WHEN h.last_status = 'unknown' THEN {delays.get('unknown', 0.0)}"
+        retry_case += f" WHEN h.last_status = 'unknown' THEN h.last_end + {delays.get('unknown', 0.0)}"
     at_epoch = at.timestamp()
     return f"""
         CREATE OR REPLACE TEMP TABLE __plan AS

@@ -102,7 +102,7 @@ def _check_template_columns(prompts: Prompts, columns: list[str]) -> list[Dialer
         close = difflib.get_close_matches(ref.column, sorted(known), n=1)
         errors.append(
             DialerError(
-                f"{ref.template}: lead.{ref.column} is not a lead column",
+                f"lead.{ref.column} is not a lead column",
                 ref.location,
                 f"did you mean lead.{close[0]}?" if close else
                 "map a source header to it in leads.columns",

@@ -270,8 +270,9 @@ def _pydantic_errors(
         else:
             msg = err["msg"].removeprefix("Value error, ")
             got = err.get("input")
+            msg = msg[0].lower() + msg[1:] if msg[:1].isupper() and msg[1:2].islower() else msg
             if "got" not in msg and isinstance(got, str | int | float | bool):
-                msg = f"{msg[0].lower()}{msg[1:]}, got {got!r}"
+                msg = f"{msg}, got {got!r}"
             message = msg
             field_key = key
         out.append(

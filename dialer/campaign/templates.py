@@ -40,6 +40,10 @@ class Lead(dict):
     """A lead row as templates see it: `lead.prospect_name` or `lead['Full Name']`."""
 
 
+class Vars(dict):
+    """The campaign's `vars` as templates see them."""
+
+
 class _Undefined(StrictUndefined):
     """StrictUndefined whose message names the variable the way the template wrote it."""
 
@@ -47,6 +51,8 @@ class _Undefined(StrictUndefined):
     def _undefined_message(self) -> str:
         if isinstance(self._undefined_obj, Lead):
             return f"lead.{self._undefined_name} is undefined (no such lead column)"
+        if isinstance(self._undefined_obj, Vars):
+            return f"vars.{self._undefined_name} is undefined (not in the campaign's vars)"
         if self._undefined_obj is not None and self._undefined_name is not None:
             owner = type(self._undefined_obj).__name__
             return f"{owner} has no attribute {self._undefined_name!r}"
@@ -116,6 +122,7 @@ class Prompts:
         self.loaded = loaded
         self.campaign = loaded.campaign
         self._env = _environment()
+        self._vars = Vars(self.campaign.vars)
         self._compiled: dict[str, Any] = {}
         self._sources: dict[str, TemplateSource] = dict(loaded.templates)
         self._asts: dict[str, nodes.Template] = {}
@@ -220,7 +227,7 @@ class Prompts:
         lead_obj = lead if isinstance(lead, Lead) else Lead(lead)
         context = {
             "lead": lead_obj,
-            "vars": self.campaign.vars,
+            "vars": self._vars,
             "campaign": {"name": self.campaign.name, "description": self.campaign.description},
             "now": now,
         }

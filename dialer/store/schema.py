@@ -48,7 +48,7 @@ MIGRATIONS: dict[int, list[str]] = {
             error VARCHAR
         )""",
         """CREATE TABLE IF NOT EXISTS events (
-            at TIMESTAMPTZ NOT NULL,
+            occurred_at TIMESTAMPTZ NOT NULL,
             run_id VARCHAR,
             attempt_id VARCHAR,
             kind VARCHAR NOT NULL,
@@ -57,7 +57,7 @@ MIGRATIONS: dict[int, list[str]] = {
         """CREATE TABLE IF NOT EXISTS transcripts (
             attempt_id VARCHAR NOT NULL,
             seq INTEGER NOT NULL,
-            at TIMESTAMPTZ,
+            spoken_at TIMESTAMPTZ,
             role VARCHAR NOT NULL,            -- agent | user | tool
             text VARCHAR NOT NULL
         )""",

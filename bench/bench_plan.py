@@ -1,0 +1,128 @@
+"""Plan benchmark: `dialer plan` over 1,000,000 leads and a 100,000-number suppression list,
+against the bare DuckDB query doing the same filter + anti-join + sort, measured in one run.
+
+    python bench/bench_plan.py [--leads 1000000] [--suppressed 100000] [--repeat 3]
+
+Prints one JSON object; the issue's target is ratio <= 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dialer.campaign.load import load_campaign  # noqa: E402
+from dialer.plan import plan_campaign  # noqa: E402
+
+AREA_CODES = [201, 212, 312, 415, 617, 713, 303, 206, 404, 512, 646, 720, 602, 801, 305, 702, 214,
+              425, 619, 503, 615, 816, 919, 704, 412]
+ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", ""]
+CAMPAIGN = """\
+name: Bench
+leads:
+  source: leads.csv
+  where: "industry = 'saas' AND score > 50"
+  order_by: "score DESC"
+suppress: [dnc.csv]
+agent:
+  instructions: "You are {{ lead.resource_name }}."
+  opening: "Hi {{ lead.prospect_name }}."
+"""
+
+
+def make_data(folder: Path, leads: int, suppressed: int) -> None:
+    """Write a realistic lead CSV (formatted US numbers, some bad, some repeated) and a DNC list."""
+    con = duckdb.connect()
+    codes = "[" + ",".join(map(str, AREA_CODES)) + "]"
+    zones = "[" + ",".join(f"'{z}'" for z in ZONES) + "]"
+    con.execute(f"""
+        COPY (
+          SELECT 'Lead ' || i AS prospect_name, 'Company ' || (i % 5000) AS company_name,
+                 'CTO' AS job_title,
+                 CASE WHEN i % 97 = 0 THEN 'n/a'
+                      ELSE '(' || {codes}[1 + (hash(i) % {len(AREA_CODES)})] || ') ' ||
+                           lpad(CAST(200 + hash(i * 7) % 800 AS VARCHAR), 3, '0') || '-' ||
+                           lpad(CAST((i * 13) % 10000 AS VARCHAR), 4, '0') END AS phone,
+                 'lead' || i || '@example.com' AS email,
+                 {zones}[1 + (i % {len(ZONES)})] AS timezone,
+                 'Sam' AS resource_name,
+                 CASE WHEN i % 3 = 0 THEN 'saas' ELSE 'retail' END AS industry,
+                 CAST(hash(i * 31) % 100 AS INTEGER) AS score
+          FROM range({leads}) t(i)
+        ) TO '{folder / "leads.csv"}' (HEADER)
+    """)
+    con.execute(f"""
+        COPY (SELECT phone FROM read_csv('{folder / "leads.csv"}') USING SAMPLE {suppressed} ROWS)
+        TO '{folder / "dnc.csv"}' (HEADER)
+    """)
+    (folder / "c.yaml").write_text(CAMPAIGN)
+
+
+def bare_query(folder: Path) -> float:
+    """The same work written by hand: read, filter, normalise, anti-join, dedupe, sort."""
+    con = duckdb.connect()
+    started = time.perf_counter()
+    con.execute(f"""
+        CREATE TEMP TABLE result AS
+        WITH l AS (
+            SELECT *, '+1' || right(regexp_replace(phone, '[^0-9]', '', 'g'), 10) AS e164
+            FROM read_csv('{folder / "leads.csv"}', types={{'phone': 'VARCHAR'}})
+            WHERE industry = 'saas' AND score > 50),
+        s AS (SELECT DISTINCT '+1' || right(regexp_replace(phone, '[^0-9]', '', 'g'), 10) AS e164
+              FROM read_csv('{folder / "dnc.csv"}', all_varchar=true))
+        SELECT * FROM l ANTI JOIN s USING (e164)
+        QUALIFY row_number() OVER (PARTITION BY e164) = 1
+        ORDER BY score DESC
+    """)
+    con.execute("SELECT count(*) FROM result").fetchone()
+    elapsed = time.perf_counter() - started
+    con.close()
+    return elapsed
+
+
+def dialer_plan(folder: Path) -> tuple[float, dict]:
+    started = time.perf_counter()
+    plan = plan_campaign(load_campaign(folder / "c.yaml", env={}),
+                         at=datetime(2026, 11, 24, 15, tzinfo=UTC), run_log=None, show=20)
+    return time.perf_counter() - started, plan.counts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--leads", type=int, default=1_000_000)
+    ap.add_argument("--suppressed", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="dialer-bench-") as tmp:
+        folder = Path(tmp)
+        make_data(folder, args.leads, args.suppressed)
+        bare, plan, counts = [], [], {}
+        for _ in range(args.repeat):  # alternate so machine noise hits both alike
+            bare.append(bare_query(folder))
+            elapsed, counts = dialer_plan(folder)
+            plan.append(elapsed)
+    result = {
+        "benchmark": "plan",
+        "leads": args.leads,
+        "suppressed": args.suppressed,
+        "bare_query_s": round(statistics.median(bare), 3),
+        "dialer_plan_s": round(statistics.median(plan), 3),
+        "ratio": round(statistics.median(plan) / statistics.median(bare), 2),
+        "target_ratio": 1.5,
+        "counts": counts,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Lead selection through DuckDB: mapping, where, E.164, dedupe, suppression, timezones, safety."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from dialer.campaign.load import load_campaign
+from dialer.errors import CampaignInvalid, DialerError, LeadSourceError
+from dialer.leads import fetch_leads, select_leads
+from dialer.store.connect import open_run_log
+
+from .conftest import write_campaign
+
+HEADER = "Full Name,Phone Number,tz,industry,score\n"
+ROWS = [
+    "Ann,+1 201-555-0123,America/New_York,saas,90",   # 1 ok
+    "Bob,(212) 555-0199,,saas,80",                     # 2 ok, zone from number
+    "Cid,not a number,,saas,70",                       # 3 invalid phone
+    "Dee,201.555.0123,,saas,60",                       # 4 duplicate of 1
+    "Eve,646-555-0122,,saas,50",                       # 5 suppressed by list
+    "Fay,+1 800 555 0100,,saas,40",                    # 6 toll free: many zones
+    "Gus,+44 20 7946 0958,Europe/London,retail,30",    # 7 not matched by where
+    "Hal,312-555-0142,Not/AZone,saas,20",              # 8 bad tz column -> from number
+]
+CAMPAIGN = """\
+name: Leads test
+leads:
+  source: ../leads/people.csv
+  columns: {{phone: "Phone Number", prospect_name: "Full Name", timezone: tz}}
+  where: "{where}"
+  order_by: "score DESC"
+suppress: [../leads/stop.csv]
+agent:
+  instructions: "x"
+  opening: "y"
+"""
+
+
+@pytest.fixture
+def people(project):
+    (project / "leads" / "people.csv").write_text(HEADER + "\n".join(ROWS) + "\n")
+    (project / "leads" / "stop.csv").write_text("number\n6465550122\n")
+    return project
+
+
+def select(project, where="industry = 'saas'", run_log=None, extra=""):
+    path = write_campaign(project, CAMPAIGN.format(where=where) + extra)
+    return select_leads(load_campaign(path, env={}), run_log)
+
+
+def stages(sel):
+    return dict(sel.con.execute("SELECT __row, __stage FROM __sel ORDER BY __row").fetchall())
+
+
+def test_each_stage_is_counted(people):
+    sel = select(people)
+    assert sel.counts == {
+        "source_rows": 8, "not_matched": 1, "invalid_phone": 1, "duplicate": 1,
+        "suppressed": 1, "no_timezone": 0, "over_limit": 0, "selected": 4,
+    }
+    assert stages(sel) == {1: "selected", 2: "selected", 3: "invalid_phone", 4: "duplicate",
+                           5: "suppressed", 6: "selected", 8: "selected"}
+
+
+def test_mapped_columns_e164_and_timezones(people):
+    leads = fetch_leads(select(people))
+    assert [lead["prospect_name"] for lead in leads] == ["Ann", "Bob", "Fay", "Hal"]  # score DESC
+    by_name = {lead["prospect_name"]: lead for lead in leads}
+    assert by_name["Bob"]["phone"] == "+12125550199"
+    assert by_name["Bob"]["timezones"] == ["America/New_York"]
+    assert by_name["Hal"]["timezones"] == ["America/Chicago"]  # invalid tz column ignored
+    assert by_name["Ann"]["row"] == 1
+    assert len(by_name["Fay"]["timezones"]) > 5  # toll-free spans zones: windows intersect
+
+
+def test_dnc_table_in_run_log_suppresses(people):
+    db = people / "runs" / "dialer.duckdb"
+    con = open_run_log(db)
+    con.execute("INSERT INTO dnc (phone, added_at, source) VALUES ('+12125550199', now(), 'cli')")
+    con.close()
+    sel = select(people, run_log=db)
+    assert stages(sel)[2] == "suppressed"
+    assert sel.counts["suppressed"] == 2
+
+
+def test_limit_applies_in_order(people):
+    sel = select(people, extra="")
+    path = write_campaign(people, CAMPAIGN.format(where="industry = 'saas'").replace(
+        'order_by: "score DESC"', 'order_by: "score DESC"\n  limit: 2'))
+    sel = select_leads(load_campaign(path, env={}))
+    assert sel.counts["selected"] == 2 and sel.counts["over_limit"] == 2
+    assert [lead["prospect_name"] for lead in fetch_leads(sel)] == ["Ann", "Bob"]
+
+
+def test_unknown_timezone_fails_closed(project):
+    (project / "leads" / "people.csv").write_text(
+        "phone,timezone\n+1 201-555-0123,\n+882 16 1234 5678,\n")
+    path = write_campaign(project, "name: T\nleads: {source: ../leads/people.csv}\n"
+                          "agent: {instructions: x, opening: y}\n")
+    sel = select_leads(load_campaign(path, env={}))
+    assert sel.counts["no_timezone"] + sel.counts["invalid_phone"] == 1
+    assert sel.counts["selected"] == 1
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("read_text('/etc/passwd') IS NOT NULL", "function read_text() is not allowed"),
+        ("phone IN (SELECT phone FROM read_csv('x.csv'))", "subqueries are not allowed"),
+        ("getenv('HOME') = 'x'", "function getenv() is not allowed"),
+        ("score >", "SQL does not parse"),
+        ("1=1) UNION SELECT * FROM __src WHERE (1=1", "expected one SQL expression"),
+        ("scroe > 5", "column 'scroe' is not a lead column (hint: did you mean 'score'?)"),
+    ],
+)
+def test_where_is_confined_to_lead_columns(people, where, message):
+    with pytest.raises(CampaignInvalid) as info:
+        select(people, where=where.replace('"', '\\"'))
+    text = info.value.format()
+    assert message in text and "leads.where" in text and ":5:" in text, text
+
+
+def test_parquet_json_and_glob_sources(people):
+    con = duckdb.connect()
+    src = people / "leads" / "people.csv"
+    con.execute(f"COPY (SELECT * FROM read_csv('{src}', all_varchar=true)) TO "
+                f"'{people / 'leads' / 'p.parquet'}' (FORMAT parquet)")
+    con.execute(f"COPY (SELECT * FROM read_csv('{src}', all_varchar=true)) TO "
+                f"'{people / 'leads' / 'p.json'}' (FORMAT json)")
+    for source in ("p.parquet", "p.json", "peo*.csv"):
+        text = CAMPAIGN.format(where="industry = 'saas'").replace("people.csv", source)
+        sel = select_leads(load_campaign(write_campaign(people, text), env={}))
+        assert sel.counts["selected"] == 4, source
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "lead file is empty"),
+        (b"name,email\nAnn,a@x\n", "lead file has no phone column"),
+        (b"phone,name\n", "lead file has a header but no rows"),
+        (b"phone,name\n+12015550123,Ann\n+12125550199,\xff\xfeBob\n", "not valid UTF-8"),
+    ],
+)
+def test_bad_lead_files_get_one_clear_error(project, content, message):
+    (project / "leads" / "bad.csv").write_bytes(content)
+    path = write_campaign(project, "name: T\nleads: {source: ../leads/bad.csv}\n"
+                          "agent: {instructions: x, opening: y}\n")
+    with pytest.raises(LeadSourceError) as info:
+        select_leads(load_campaign(path, env={}))
+    assert message in info.value.format()
+    assert "bad.csv" in info.value.format()
+
+
+def test_missing_lead_file_points_at_source_line(project):
+    path = write_campaign(project, "name: T\nleads:\n  source: ../leads/nope.csv\n"
+                          "agent: {instructions: x, opening: y}\n")
+    with pytest.raises(DialerError) as info:
+        select_leads(load_campaign(path, env={}))
+    assert info.value.format().startswith(f"{path}:3:11: leads.source: lead source not found")
+
+
+def test_phone_header_hint(project):
+    (project / "leads" / "x.csv").write_text("Name,Mobile Phone\nAnn,2015550123\n")
+    path = write_campaign(project, "name: T\nleads: {source: ../leads/x.csv}\n"
+                          "agent: {instructions: x, opening: y}\n")
+    with pytest.raises(LeadSourceError) as info:
+        select_leads(load_campaign(path, env={}))
+    assert "leads.columns: {phone: 'Mobile Phone'}" in info.value.format()
