@@ -67,18 +67,7 @@ def _materialise_old(loaded: LoadedCampaign, rev: str, root: Path, tmp: Path) ->
     target = tmp / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(res.stdout)
-    try:
-        old = load_campaign(target)
-    except DialerError:
-        old = None
-    # the files the old campaign reads: from `rev` when tracked there, else today's copy
-    refs: list[str] = []
-    if old is not None:
-        c = old.campaign
-        refs = [c.leads.source, *c.suppress]
-        for owner in (c.agent, *c.variants):
-            refs += [getattr(owner, f) for f in ("instructions_file", "opening_file")
-                     if getattr(owner, f, None)]
+    refs = _referenced_files(res.stdout)
     for ref in refs:
         pattern = (loaded.path.parent / ref).resolve()
         current = [Path(p) for p in glob.glob(str(pattern))] or [pattern]
@@ -95,6 +84,29 @@ def _materialise_old(loaded: LoadedCampaign, rev: str, root: Path, tmp: Path) ->
             elif cur.exists():
                 shutil.copyfile(cur, dest)
     return target
+
+
+def _referenced_files(text: bytes) -> list[str]:
+    """Paths a campaign file reads (leads, suppression lists, prompt files), read leniently."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    refs: list[str] = []
+    leads = data.get("leads")
+    if isinstance(leads, dict) and isinstance(leads.get("source"), str):
+        refs.append(leads["source"])
+    refs += [s for s in data.get("suppress") or [] if isinstance(s, str)]
+    owners = [data.get("agent"), *(data.get("variants") or [])]
+    for owner in owners:
+        if isinstance(owner, dict):
+            refs += [owner[k] for k in ("instructions_file", "opening_file")
+                     if isinstance(owner.get(k), str)]
+    return refs
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:

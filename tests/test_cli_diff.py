@@ -31,9 +31,10 @@ def test_diff_prompts_settings_and_lead_delta(repo):
     text = text.replace('end: "17:00"', 'end: "18:00"')
     text = text.replace("busy: 20m", "busy: 10m")
     path.write_text(text)
-    res = cli("diff", "campaigns/example.yaml", "--json")
+    res = cli("diff", "campaigns/example.yaml", "--lead", "1", "--json")
     assert res.exit_code == 0, res.stderr
     data = json.loads(res.stdout)
+    assert data["sample_row"] == 1
     lines = data["prompt_diff"].splitlines()
     assert any(line.startswith("-Hi Avery") and "Do you have a minute?" in line for line in lines)
     assert any(line.startswith("+Hi Avery") and "Is now a good time?" in line for line in lines)
@@ -59,7 +60,7 @@ def test_diff_sees_prompt_file_changes(repo):
     git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "add", "-A")
     git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "file")
     (repo / "campaigns" / "agent.md").write_text("Changed, {{ lead.prospect_name }}.\n")
-    res = cli("diff", "campaigns/example.yaml", "--json")
+    res = cli("diff", "campaigns/example.yaml", "--lead", "1", "--json")
     data = json.loads(res.stdout)
     assert "-Hello from the file, Avery Johnson." in data["prompt_diff"]
     assert "+Changed, Avery Johnson." in data["prompt_diff"]
