@@ -24,8 +24,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dialer.campaign.load import load_campaign  # noqa: E402
 from dialer.plan import plan_campaign  # noqa: E402
 
-AREA_CODES = [201, 212, 312, 415, 617, 713, 303, 206, 404, 512, 646, 720, 602, 801, 305, 702, 214,
-              425, 619, 503, 615, 816, 919, 704, 412]
+AREA_CODES = [
+    201,
+    212,
+    312,
+    415,
+    617,
+    713,
+    303,
+    206,
+    404,
+    512,
+    646,
+    720,
+    602,
+    801,
+    305,
+    702,
+    214,
+    425,
+    619,
+    503,
+    615,
+    816,
+    919,
+    704,
+    412,
+]
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", ""]
 CAMPAIGN = """\
 name: Bench
@@ -92,8 +117,12 @@ def bare_query(folder: Path) -> float:
 
 def dialer_plan(folder: Path) -> tuple[float, dict]:
     started = time.perf_counter()
-    plan = plan_campaign(load_campaign(folder / "c.yaml", env={}),
-                         at=datetime(2026, 11, 24, 15, tzinfo=UTC), run_log=None, show=20)
+    plan = plan_campaign(
+        load_campaign(folder / "c.yaml", env={}),
+        at=datetime(2026, 11, 24, 15, tzinfo=UTC),
+        run_log=None,
+        show=20,
+    )
     return time.perf_counter() - started, plan.counts
 
 

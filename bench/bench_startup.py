@@ -22,9 +22,13 @@ def timed(args: list[str], repeat: int) -> dict:
     runs = []
     for _ in range(repeat):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "dialer", *args], cwd=REPO, check=True,
-                       capture_output=True, env={"DIALER_DB": "/nonexistent/dialer.duckdb",
-                                                 "PATH": "/usr/bin:/bin"})
+        subprocess.run(
+            [sys.executable, "-m", "dialer", *args],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            env={"DIALER_DB": "/nonexistent/dialer.duckdb", "PATH": "/usr/bin:/bin"},
+        )
         runs.append(time.perf_counter() - started)
     return {"median_s": round(statistics.median(runs), 3), "best_s": round(min(runs), 3)}
 

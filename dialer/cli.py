@@ -68,7 +68,9 @@ def _parse_at(at: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(at)
     except ValueError:
-        raise DialerError(f"--at: expected an ISO time like 2026-11-24T09:30-05:00, got {at!r}")
+        raise DialerError(
+            f"--at: expected an ISO time like 2026-11-24T09:30-05:00, got {at!r}"
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -98,14 +100,22 @@ def validate(
             raise DialerError("no such file or folder", _loc(t))
     reports = validate_paths(targets, _db(db))
     if not reports:
-        raise DialerError("no campaign files found", _loc(targets[0]), "campaign files end in .yaml")
+        raise DialerError(
+            "no campaign files found", _loc(targets[0]), "campaign files end in .yaml"
+        )
     if as_json:
-        print(json.dumps({"ok": all(r.ok for r in reports),
-                          "files": [r.to_dict() for r in reports]}, indent=2))
+        print(
+            json.dumps(
+                {"ok": all(r.ok for r in reports), "files": [r.to_dict() for r in reports]},
+                indent=2,
+            )
+        )
     else:
         for r in reports:
             if r.ok:
-                leads = f", {r.leads_selected} leads selected" if r.leads_selected is not None else ""
+                leads = (
+                    f", {r.leads_selected} leads selected" if r.leads_selected is not None else ""
+                )
                 print(f"ok    {r.path} ({r.name}, revision {r.revision}{leads})")
             else:
                 for e in r.errors:
@@ -128,7 +138,9 @@ def _loc(path: Path):
 @handle_errors
 def render(
     campaign: Annotated[Path, typer.Argument(help="Campaign file.")],
-    lead: Annotated[int | None, typer.Option("--lead", help="1-based row of the lead source.")] = None,
+    lead: Annotated[
+        int | None, typer.Option("--lead", help="1-based row of the lead source.")
+    ] = None,
     phone: Annotated[str | None, typer.Option("--phone", help="The lead with this number.")] = None,
     variant: Annotated[str | None, typer.Option("--variant", help="Only this variant.")] = None,
     at: Annotated[str | None, typer.Option("--at", help="Render as of this ISO time.")] = None,

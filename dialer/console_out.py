@@ -39,7 +39,9 @@ def print_render(result: RenderResult) -> None:
 
 def print_plan(plan: Plan) -> None:
     out = _console()
-    out.print(f"[bold]{plan.campaign}[/] revision {plan.revision} · plan at {plan.at:%Y-%m-%d %H:%M} UTC")
+    out.print(
+        f"[bold]{plan.campaign}[/] revision {plan.revision} · plan at {plan.at:%Y-%m-%d %H:%M} UTC"
+    )
     table = Table(show_header=True, header_style="bold", box=None)
     table.add_column("stage")
     table.add_column("leads", justify="right")
@@ -55,8 +57,13 @@ def print_plan(plan: Plan) -> None:
         leads.add_column(col)
     for lead in plan.leads:
         leads.add_row(
-            str(lead.order), str(lead.row), lead.name or "", lead.phone, str(lead.attempts),
-            lead.next_local or "-", lead.state.replace("_", " "),
+            str(lead.order),
+            str(lead.row),
+            lead.name or "",
+            lead.phone,
+            str(lead.attempts),
+            lead.next_local or "-",
+            lead.state.replace("_", " "),
         )
     out.print(leads)
     if plan.callable > len(plan.leads):
@@ -65,8 +72,10 @@ def print_plan(plan: Plan) -> None:
 
 def print_diff(result) -> None:
     out = _console()
-    out.print(f"[bold]{result.campaign}[/]: {result.rev} ({result.old_revision}) → working tree "
-              f"({result.new_revision})")
+    out.print(
+        f"[bold]{result.campaign}[/]: {result.rev} ({result.old_revision}) → working tree "
+        f"({result.new_revision})"
+    )
     if result.note:
         out.print(result.note)
     out.rule("settings")
@@ -84,9 +93,12 @@ def print_diff(result) -> None:
         out.print("rendered prompts unchanged")
     out.rule("leads")
     d = result.leads
-    out.print(f"selected: {d['before']:,} → {d['after']:,} ({d['entering']:,} enter, "
-              f"{d['leaving']:,} leave)")
+    out.print(
+        f"selected: {d['before']:,} → {d['after']:,} ({d['entering']:,} enter, "
+        f"{d['leaving']:,} leave)"
+    )
     for label, key in (("enter", "entering_examples"), ("leave", "leaving_examples")):
         for ex in d[key]:
-            out.print(f"  {label}: row {ex['row']} {ex.get('name') or ''} {ex['phone']}",
-                      markup=False)
+            out.print(
+                f"  {label}: row {ex['row']} {ex.get('name') or ''} {ex['phone']}", markup=False
+            )

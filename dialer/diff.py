@@ -15,7 +15,6 @@ from typing import Any
 import duckdb
 
 from dialer.campaign.load import LoadedCampaign, load_campaign
-from dialer.campaign.schema import format_duration
 from dialer.campaign.templates import Prompts
 from dialer.errors import DialerError, Location
 from dialer.leads import fetch_leads, select_leads
@@ -104,8 +103,11 @@ def _referenced_files(text: bytes) -> list[str]:
     owners = [data.get("agent"), *(data.get("variants") or [])]
     for owner in owners:
         if isinstance(owner, dict):
-            refs += [owner[k] for k in ("instructions_file", "opening_file")
-                     if isinstance(owner.get(k), str)]
+            refs += [
+                owner[k]
+                for k in ("instructions_file", "opening_file")
+                if isinstance(owner.get(k), str)
+            ]
     return refs
 
 
@@ -120,6 +122,7 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 def describe_settings(old: LoadedCampaign, new: LoadedCampaign) -> list[str]:
     """Setting changes in words (prompt text is shown as a diff instead)."""
+
     def dump(loaded: LoadedCampaign) -> dict[str, Any]:
         data = loaded.campaign.model_dump(mode="json")
         for owner in [data["agent"], *data.get("variants", [])]:
@@ -145,7 +148,9 @@ def describe_settings(old: LoadedCampaign, new: LoadedCampaign) -> list[str]:
 
 
 def _meaning(key: str, before: Any, after: Any) -> str:
-    if key in ("pacing.max_concurrent", "pacing.calls_per_minute") and isinstance(before, int | float):
+    if key in ("pacing.max_concurrent", "pacing.calls_per_minute") and isinstance(
+        before, int | float
+    ):
         return " (faster)" if after > before else " (slower)"
     if key == "pacing.max_attempts":
         return " (more attempts per lead)" if after > before else " (fewer attempts per lead)"
@@ -162,7 +167,8 @@ def _meaning(key: str, before: Any, after: Any) -> str:
         gone = sorted(set(before or []) - set(after or []))
         added = sorted(set(after or []) - set(before or []))
         parts = ([f"adds {', '.join(added)}"] if added else []) + (
-            [f"drops {', '.join(gone)}"] if gone else [])
+            [f"drops {', '.join(gone)}"] if gone else []
+        )
         return f" ({'; '.join(parts)})" if parts else ""
     return ""
 
@@ -173,14 +179,21 @@ def _prompt_text(loaded: LoadedCampaign, lead: dict, at: datetime) -> str:
     for variant in prompts.variant_names:
         r = prompts.render(lead, at, variant)
         head = f"[{variant}] " if variant else ""
-        parts += [f"## {head}opening", r.opening, f"## {head}instructions", r.instructions.rstrip(),
-                  f"## {head}voicemail", r.voicemail or "(hang up)",
-                  f"## {head}voice {r.voice}, temperature {r.temperature}"]
+        parts += [
+            f"## {head}opening",
+            r.opening,
+            f"## {head}instructions",
+            r.instructions.rstrip(),
+            f"## {head}voicemail",
+            r.voicemail or "(hang up)",
+            f"## {head}voice {r.voice}, temperature {r.temperature}",
+        ]
     return "\n".join(parts) + "\n"
 
 
-def diff_campaign(path: Path, rev: str = "HEAD", lead_row: int | None = None,
-                  run_log: Path | None = None) -> CampaignDiff:
+def diff_campaign(
+    path: Path, rev: str = "HEAD", lead_row: int | None = None, run_log: Path | None = None
+) -> CampaignDiff:
     """Compare the campaign in the working tree with the same file at git revision `rev`."""
     new = load_campaign(path)
     root = _repo_root(path)
@@ -203,8 +216,10 @@ def diff_campaign(path: Path, rev: str = "HEAD", lead_row: int | None = None,
             result.settings = describe_settings(old, new)
             try:
                 select_leads(old, run_log, con)
-                con.execute("CREATE OR REPLACE TEMP TABLE __old AS SELECT * FROM __sel "
-                            "WHERE __stage = 'selected'")
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE __old AS SELECT * FROM __sel "
+                    "WHERE __stage = 'selected'"
+                )
                 before_keys = {"ok"}
             except DialerError as exc:
                 result.note = f"the lead query at {rev} fails: {exc.message}"
@@ -212,16 +227,24 @@ def diff_campaign(path: Path, rev: str = "HEAD", lead_row: int | None = None,
         if not before_keys:
             con.execute("CREATE OR REPLACE TEMP TABLE __old AS SELECT * FROM __sel WHERE false")
         result.leads = _lead_delta(con, "prospect_name" in selection.columns)
-        sample = (fetch_leads(selection, f"__row = {int(lead_row)}", 1) if lead_row
-                  else fetch_leads(selection, limit=1)) or fetch_leads(selection, "true", 1, "__row")
+        sample = (
+            fetch_leads(selection, f"__row = {int(lead_row)}", 1)
+            if lead_row
+            else fetch_leads(selection, limit=1)
+        ) or fetch_leads(selection, "true", 1, "__row")
         if sample:
             lead = sample[0]
             result.sample_row = lead["row"]
             old_text = _prompt_text(old, lead, at) if old is not None else ""
             new_text = _prompt_text(new, lead, at)
-            result.prompt_diff = "".join(difflib.unified_diff(
-                old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
-                fromfile=f"{rev}", tofile="working tree"))
+            result.prompt_diff = "".join(
+                difflib.unified_diff(
+                    old_text.splitlines(keepends=True),
+                    new_text.splitlines(keepends=True),
+                    fromfile=f"{rev}",
+                    tofile="working tree",
+                )
+            )
     con.close()
     return result
 
@@ -232,21 +255,30 @@ def _lead_delta(con: duckdb.DuckDBPyConnection, has_name: bool) -> dict[str, Any
     after = con.execute("SELECT count(*) FROM __sel WHERE __stage = 'selected'").fetchone()[0]
     entering = con.execute(
         "SELECT count(*) FROM __sel n WHERE n.__stage = 'selected' "
-        "AND n.__e164 NOT IN (SELECT __e164 FROM __old)").fetchone()[0]
+        "AND n.__e164 NOT IN (SELECT __e164 FROM __old)"
+    ).fetchone()[0]
     leaving = con.execute(
         "SELECT count(*) FROM __old o WHERE o.__e164 NOT IN "
-        "(SELECT __e164 FROM __sel WHERE __stage = 'selected')").fetchone()[0]
+        "(SELECT __e164 FROM __sel WHERE __stage = 'selected')"
+    ).fetchone()[0]
 
     def examples(sql: str) -> list[dict]:
-        return [{"row": r, "name": n, "phone": p}
-                for r, n, p in con.execute(sql + f" ORDER BY __row LIMIT {EXAMPLES}").fetchall()]
+        return [
+            {"row": r, "name": n, "phone": p}
+            for r, n, p in con.execute(sql + f" ORDER BY __row LIMIT {EXAMPLES}").fetchall()
+        ]
 
     return {
-        "before": before, "after": after, "entering": entering, "leaving": leaving,
+        "before": before,
+        "after": after,
+        "entering": entering,
+        "leaving": leaving,
         "entering_examples": examples(
             f"SELECT __row, {name}, __e164 FROM __sel WHERE __stage = 'selected' "
-            "AND __e164 NOT IN (SELECT __e164 FROM __old)"),
+            "AND __e164 NOT IN (SELECT __e164 FROM __old)"
+        ),
         "leaving_examples": examples(
             f"SELECT __row, {name}, __e164 FROM __old WHERE __e164 NOT IN "
-            "(SELECT __e164 FROM __sel WHERE __stage = 'selected')"),
+            "(SELECT __e164 FROM __sel WHERE __stage = 'selected')"
+        ),
     }

@@ -1,4 +1,4 @@
-"""Select a campaign's leads with one DuckDB query: read, map, filter, normalise, dedupe, suppress."""
+"""Select a campaign's leads in one DuckDB query: read, map, filter, normalise, dedupe, suppress."""
 
 from __future__ import annotations
 
@@ -25,8 +25,17 @@ STAGES = (
     "no_timezone",
     "over_limit",
 )
-_PHONE_HEADERS = ("phone", "phone_number", "phone number", "number", "e164", "mobile", "tel",
-                  "telephone", "msisdn")
+_PHONE_HEADERS = (
+    "phone",
+    "phone_number",
+    "phone number",
+    "number",
+    "e164",
+    "mobile",
+    "tel",
+    "telephone",
+    "msisdn",
+)
 _LINE_RE = re.compile(r"[Ll]ine:? (\d+)")
 
 
@@ -86,9 +95,11 @@ def _reader(files: list[Path], overrides: dict[str, str] | None = None) -> str:
     if suffixes <= {".csv", ".tsv", ".txt"}:
         types = ""
         if overrides:
-            types = ", types={" + ", ".join(
-                f"{quote_str(k)}: {quote_str(v)}" for k, v in overrides.items()
-            ) + "}"
+            types = (
+                ", types={"
+                + ", ".join(f"{quote_str(k)}: {quote_str(v)}" for k, v in overrides.items())
+                + "}"
+            )
         return f"read_csv({names}, header=true, union_by_name=true{types})"
     raise LeadSourceError(
         f"unsupported lead file type {sorted(suffixes)}: expected .csv, .parquet or .json",
@@ -140,14 +151,14 @@ def read_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[
             if guesses
             else f"the file's columns are: {', '.join(headers)}"
         )
-        raise LeadSourceError(
-            "lead file has no phone column", Location(str(files[0]), 1), hint
-        )
+        raise LeadSourceError("lead file has no phone column", Location(str(files[0]), 1), hint)
     overrides = {phone_header: "VARCHAR"}
     tz_header = leads.columns.get("timezone", "timezone")
     if tz_header in headers:
         overrides[tz_header] = "VARCHAR"
-    reader = _reader(files, overrides if files[0].suffix.lower() in (".csv", ".tsv", ".txt") else None)
+    reader = _reader(
+        files, overrides if files[0].suffix.lower() in (".csv", ".tsv", ".txt") else None
+    )
     try:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE __src AS "
@@ -201,8 +212,9 @@ def check_lead_sql(loaded: LoadedCampaign, columns: list[str]) -> list[DialerErr
                     DialerError(
                         f"column {col!r} is not a lead column",
                         where,
-                        f"did you mean {close[0]!r}?" if close else
-                        f"lead columns: {', '.join(columns)}",
+                        f"did you mean {close[0]!r}?"
+                        if close
+                        else f"lead columns: {', '.join(columns)}",
                         field=f"leads.{kind}",
                     )
                 )
@@ -315,7 +327,7 @@ def select_leads(
         z AS ({zoned}),
         t AS (
             SELECT * EXCLUDE (__phone_zones),
-                CASE WHEN {tz_valid} THEN [CAST({quote_ident(tz) if tz else 'NULL'} AS VARCHAR)]
+                CASE WHEN {tz_valid} THEN [CAST({quote_ident(tz) if tz else "NULL"} AS VARCHAR)]
                      ELSE coalesce(__phone_zones, []) END AS __zones
             FROM z),
         p AS (
@@ -378,12 +390,17 @@ def _timezone_names(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def fetch_leads(
-    selection: Selection, condition: str = "__stage = 'selected'", limit: int | None = None,
+    selection: Selection,
+    condition: str = "__stage = 'selected'",
+    limit: int | None = None,
     order: str = "__order",
 ) -> list[dict]:
     """Lead rows of `__sel` as template-ready dicts (E.164 `phone`, `row`, `timezone`)."""
     cols = ", ".join(quote_ident(c) for c in selection.columns)
-    sql = f"SELECT __row, __e164, __zones, __stage, {cols} FROM __sel WHERE {condition} ORDER BY {order}"
+    sql = (
+        f"SELECT __row, __e164, __zones, __stage, {cols} FROM __sel "
+        f"WHERE {condition} ORDER BY {order}"
+    )
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     cursor = selection.con.execute(sql)

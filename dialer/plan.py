@@ -83,7 +83,9 @@ def _history_sql(loaded: LoadedCampaign, at: datetime, retry_unknown: bool) -> s
         for s in ("no_answer", "busy", "voicemail", "failed", "canceled")
     )
     if retry_unknown:
-        retry_case += f" WHEN h.last_status = 'unknown' THEN h.last_end + {delays.get('unknown', 0.0)}"
+        retry_case += (
+            f" WHEN h.last_status = 'unknown' THEN h.last_end + {delays.get('unknown', 0.0)}"
+        )
     at_epoch = at.timestamp()
     return f"""
         CREATE OR REPLACE TEMP TABLE __plan AS
@@ -100,7 +102,7 @@ def _history_sql(loaded: LoadedCampaign, at: datetime, retry_unknown: bool) -> s
                 CASE
                     WHEN h.lead_key IS NULL THEN NULL
                     WHEN h.last_status = 'completed' AND h.last_disposition = 'callback'
-                        THEN coalesce(h.callback_at, h.last_end + {delay('callback')})
+                        THEN coalesce(h.callback_at, h.last_end + {delay("callback")})
                     {retry_case}
                 END AS __due,
                 h.last_status
@@ -144,17 +146,26 @@ def plan_campaign(
 
     counts = {k: v for k, v in selection.counts.items() if k != "selected"}
     states = dict(con.execute("SELECT __final, count(*) FROM __plan GROUP BY 1").fetchall())
-    for state in ("done", "exhausted", "unknown", "in_flight", "waiting_retry", "no_window",
-                  "outside_window", "callable_now"):
+    for state in (
+        "done",
+        "exhausted",
+        "unknown",
+        "in_flight",
+        "waiting_retry",
+        "no_window",
+        "outside_window",
+        "callable_now",
+    ):
         counts[state] = states.get(state, 0)
     plan = Plan(loaded.campaign.name, loaded.revision, at, counts)
-    plan.callable = sum(states.get(s, 0) for s in ("waiting_retry", "outside_window",
-                                                   "callable_now"))
+    plan.callable = sum(
+        states.get(s, 0) for s in ("waiting_retry", "outside_window", "callable_now")
+    )
     limit = "" if show is None else f"LIMIT {int(show)}"
     name_col = "prospect_name" if "prospect_name" in selection.columns else None
     rows = con.execute(
         f"""SELECT p.__order, p.__row, p.__e164, p.__zones, p.__used, p.__final, p.__next,
-                   {'s.prospect_name' if name_col else 'NULL'}
+                   {"s.prospect_name" if name_col else "NULL"}
             FROM __plan p JOIN __sel s USING (__row)
             WHERE p.__final IN ('callable_now', 'outside_window', 'waiting_retry')
             ORDER BY p.__order {limit}"""

@@ -35,8 +35,11 @@ class RenderResult:
     rendered: list[Rendered]
 
     def to_dict(self) -> dict:
-        lead = {k: (v if isinstance(v, str | int | float | list) or v is None else str(v))
-                for k, v in self.lead.items() if not k.startswith("__")}
+        lead = {
+            k: (v if isinstance(v, str | int | float | list) or v is None else str(v))
+            for k, v in self.lead.items()
+            if not k.startswith("__")
+        }
         return {
             "campaign": self.campaign,
             "revision": self.revision,
@@ -48,7 +51,9 @@ class RenderResult:
 
 
 def find_lead(
-    loaded: LoadedCampaign, row: int | None = None, phone: str | None = None,
+    loaded: LoadedCampaign,
+    row: int | None = None,
+    phone: str | None = None,
     run_log: Path | None = None,
 ) -> tuple[dict, str]:
     """The lead at source row `row` (1-based, as the legacy LEAD_INDEX) or with `phone`."""

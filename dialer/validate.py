@@ -60,7 +60,9 @@ def _errors_of(exc: DialerError) -> list[DialerError]:
     return list(exc.errors) if isinstance(exc, CampaignInvalid) else [exc]
 
 
-def validate_file(path: Path, run_log: Path | None = None, at: datetime | None = None) -> FileReport:
+def validate_file(
+    path: Path, run_log: Path | None = None, at: datetime | None = None
+) -> FileReport:
     """Validate one campaign file; every error found goes into the report."""
     report = FileReport(str(path))
     try:
@@ -83,8 +85,10 @@ def validate_file(path: Path, run_log: Path | None = None, at: datetime | None =
         return report
     report.leads_selected = selection.selected
     report.errors.extend(_check_template_columns(prompts, selection.columns))
-    if not any(e.field and e.field.endswith(("instructions", "opening", "voicemail"))
-               for e in report.errors):
+    if not any(
+        e.field and e.field.endswith(("instructions", "opening", "voicemail"))
+        for e in report.errors
+    ):
         report.errors.extend(_render_sample(loaded, prompts, selection, at))
     selection.con.close()
     return report
@@ -104,8 +108,9 @@ def _check_template_columns(prompts: Prompts, columns: list[str]) -> list[Dialer
             DialerError(
                 f"lead.{ref.column} is not a lead column",
                 ref.location,
-                f"did you mean lead.{close[0]}?" if close else
-                "map a source header to it in leads.columns",
+                f"did you mean lead.{close[0]}?"
+                if close
+                else "map a source header to it in leads.columns",
                 field=ref.template,
             )
         )

@@ -65,5 +65,9 @@ def run_dialer(*args: str, cwd: Path, env: dict | None = None, timeout: float = 
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "dialer", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

@@ -40,10 +40,15 @@ def test_durations(text, seconds):
 
 
 def test_unknown_keys_get_did_you_mean_with_line(project):
-    text = MINIMAL.replace("agent:\n", "agent:\n  tempreature: 0.5\n") + "pacing:\n  max_concurent: 3\n"
+    text = (
+        MINIMAL.replace("agent:\n", "agent:\n  tempreature: 0.5\n")
+        + "pacing:\n  max_concurent: 3\n"
+    )
     errs = errors_of(write_campaign(project, text))
-    assert any(":5:3: agent.tempreature: unknown key" in e and "did you mean 'temperature'" in e
-               for e in errs), errs
+    assert any(
+        ":5:3: agent.tempreature: unknown key" in e and "did you mean 'temperature'" in e
+        for e in errs
+    ), errs
     assert any("pacing.max_concurent" in e and "did you mean 'max_concurrent'" in e for e in errs)
 
 
@@ -51,13 +56,16 @@ def test_all_errors_of_a_file_in_one_pass(project):
     text = MINIMAL + (
         "pacing:\n"
         "  max_concurrent: 0\n"
-        "  window: {start: \"9am\", end: \"17:00\"}\n"
+        '  window: {start: "9am", end: "17:00"}\n'
         "  retry: {busy: soon}\n"
     )
     errs = errors_of(write_campaign(project, text))
     assert len(errs) == 3, errs
-    assert any(e.endswith("pacing.max_concurrent: input should be greater than or equal to 1, got 0")
-               and ":8:" in e for e in errs), errs
+    assert any(
+        e.endswith("pacing.max_concurrent: input should be greater than or equal to 1, got 0")
+        and ":8:" in e
+        for e in errs
+    ), errs
     assert any("pacing.window.start: expected HH:MM, got '9am'" in e and ":9:" in e for e in errs)
     assert any("pacing.retry.busy: expected a duration like 90s" in e for e in errs)
 
@@ -71,9 +79,14 @@ def test_all_errors_of_a_file_in_one_pass(project):
         ("- a\n- b\n", ":1:1: expected a mapping of campaign settings, got list"),
         (MINIMAL + "name: Again\n", ":7:1: duplicate key 'name' (first on line 1)"),
         (MINIMAL.replace("name: Minimal\n", ""), "'name' is required"),
-        (MINIMAL.replace('  opening: "Hi {{ lead.prospect_name }}."\n', ""),
-         "agent: opening (or opening_file) is required"),
-        (MINIMAL + "pacing:\n  max_attempts: many\n", "pacing.max_attempts: input should be a valid integer"),
+        (
+            MINIMAL.replace('  opening: "Hi {{ lead.prospect_name }}."\n', ""),
+            "agent: opening (or opening_file) is required",
+        ),
+        (
+            MINIMAL + "pacing:\n  max_attempts: many\n",
+            "pacing.max_attempts: input should be a valid integer",
+        ),
     ],
 )
 def test_bad_yaml_is_one_clear_line(project, content, expected):
@@ -85,7 +98,9 @@ def test_bad_yaml_is_one_clear_line(project, content, expected):
 def test_misencoded_file_names_the_line(project):
     path = project / "campaigns" / "c.yaml"
     path.write_bytes(b"name: ok\nleads: \xff\xfe\n")
-    assert errors_of(path) == [f"{path}:2: campaign file is not valid UTF-8 (hint: save it as UTF-8)"]
+    assert errors_of(path) == [
+        f"{path}:2: campaign file is not valid UTF-8 (hint: save it as UTF-8)"
+    ]
 
 
 def test_missing_campaign_file(project):
@@ -111,7 +126,10 @@ def test_dotenv_at_project_root_is_read(project, monkeypatch):
     loaded = load_campaign(write_campaign(project, text))
     assert loaded.campaign.telephony.sip_trunk_id == "ST_from_dotenv"
     monkeypatch.setenv("TRUNK", "ST_env_wins")
-    assert load_campaign(write_campaign(project, text)).campaign.telephony.sip_trunk_id == "ST_env_wins"
+    assert (
+        load_campaign(write_campaign(project, text)).campaign.telephony.sip_trunk_id
+        == "ST_env_wins"
+    )
 
 
 @pytest.mark.parametrize(
@@ -135,8 +153,9 @@ def test_secret_from_env_is_fine(project):
 
 def test_prompt_files_are_part_of_the_revision(project):
     (project / "campaigns" / "agent.md").write_text("You are {{ lead.resource_name }}.\n")
-    text = MINIMAL.replace('  instructions: "You are {{ lead.resource_name }}."',
-                           "  instructions_file: agent.md")
+    text = MINIMAL.replace(
+        '  instructions: "You are {{ lead.resource_name }}."', "  instructions_file: agent.md"
+    )
     path = write_campaign(project, text)
     first = load_campaign(path, env={}).revision
     (project / "campaigns" / "agent.md").write_text("You are {{ lead.resource_name }}!\n")
@@ -148,11 +167,16 @@ def test_prompt_files_are_part_of_the_revision(project):
 
 def test_both_inline_and_file_is_an_error(project):
     text = MINIMAL.replace("  opening:", "  opening_file: x.md\n  opening:")
-    assert any("give either opening or opening_file" in e for e in errors_of(write_campaign(project, text)))
+    assert any(
+        "give either opening or opening_file" in e for e in errors_of(write_campaign(project, text))
+    )
 
 
 def test_window_must_be_ordered_and_caller_id_e164(project):
-    text = MINIMAL + "pacing:\n  window: {start: '18:00', end: '09:00'}\ntelephony:\n  caller_id: '555'\n"
+    text = (
+        MINIMAL
+        + "pacing:\n  window: {start: '18:00', end: '09:00'}\ntelephony:\n  caller_id: '555'\n"
+    )
     errs = errors_of(write_campaign(project, text))
     assert any("end must be after start" in e for e in errs)
     assert any("telephony.caller_id: expected an E.164 number" in e for e in errs)
@@ -160,9 +184,13 @@ def test_window_must_be_ordered_and_caller_id_e164(project):
 
 def test_shipped_schema_file_is_current():
     shipped = json.loads((REPO / "campaigns" / "campaign.schema.json").read_text())
-    assert shipped == json.loads(json.dumps(json_schema())), "run: dialer schema > campaigns/campaign.schema.json"
+    assert shipped == json.loads(json.dumps(json_schema())), (
+        "run: dialer schema > campaigns/campaign.schema.json"
+    )
 
 
 def test_example_campaigns_carry_the_modeline():
     for path in sorted((REPO / "campaigns").glob("*.yaml")):
-        assert path.read_text().startswith("# yaml-language-server: $schema=campaign.schema.json"), path
+        assert path.read_text().startswith(
+            "# yaml-language-server: $schema=campaign.schema.json"
+        ), path

@@ -47,7 +47,11 @@ def test_diff_prompts_settings_and_lead_delta(repo):
     assert leads["entering"] == 0 and leads["leaving"] == 4
     assert leads["after"] == leads["before"] - 4
     assert {e["name"] for e in leads["leaving_examples"]} == {
-        "Gray Morgan", "Vale Porter", "Parker Quinn", "Kai Thompson"}
+        "Gray Morgan",
+        "Vale Porter",
+        "Parker Quinn",
+        "Kai Thompson",
+    }
 
 
 def test_diff_sees_prompt_file_changes(repo):
@@ -69,7 +73,8 @@ def test_diff_sees_prompt_file_changes(repo):
 
 def test_diff_new_campaign_and_bad_rev(repo):
     (repo / "campaigns" / "new.yaml").write_text(
-        (repo / "campaigns" / "example.yaml").read_text().replace("Example outreach", "New one"))
+        (repo / "campaigns" / "example.yaml").read_text().replace("Example outreach", "New one")
+    )
     res = cli("diff", "campaigns/new.yaml")
     assert res.exit_code == 0, res.stderr
     assert "the campaign is new" in res.stdout

@@ -20,21 +20,21 @@ def test_plan_counts_and_next_local_times(project):
     data = json.loads(res.stdout)
     c = data["counts"]
     assert c["source_rows"] == 24
-    assert c["not_matched"] == 4          # score < 50
-    assert c["invalid_phone"] == 0        # the invalid one has score 30
-    assert c["duplicate"] == 1            # Morgan Ellis shares Avery's number
-    assert c["suppressed"] == 1           # Oakley Price is on leads/dnc.csv
-    assert c["no_window"] == 1            # +1 800 toll-free spans zones that never share a window
+    assert c["not_matched"] == 4  # score < 50
+    assert c["invalid_phone"] == 0  # the invalid one has score 30
+    assert c["duplicate"] == 1  # Morgan Ellis shares Avery's number
+    assert c["suppressed"] == 1  # Oakley Price is on leads/dnc.csv
+    assert c["no_window"] == 1  # +1 800 toll-free spans zones that never share a window
     callable_total = c["callable_now"] + c["outside_window"]
     assert data["callable"] == callable_total == len(data["leads"]) == 17
     by_name = {lead["name"]: lead for lead in data["leads"]}
     assert by_name["Avery Johnson"]["state"] == "callable_now"
     assert by_name["Avery Johnson"]["next_local"].startswith("tue 2026-11-24 10:00")
-    harper = by_name["Harper Lee"]                       # Los Angeles: 07:00, window opens 09:00
+    harper = by_name["Harper Lee"]  # Los Angeles: 07:00, window opens 09:00
     assert harper["state"] == "outside_window"
     assert harper["next_local"] == "tue 2026-11-24 09:00 PST"
     assert harper["next_at"] == "2026-11-24T17:00:00+00:00"
-    jordan = by_name["Jordan Kim"]                       # Sydney: 02:00 Wednesday
+    jordan = by_name["Jordan Kim"]  # Sydney: 02:00 Wednesday
     assert jordan["next_local"] == "wed 2026-11-25 09:00 AEDT"
     orders = [lead["order"] for lead in data["leads"]]
     assert orders == sorted(orders)
@@ -59,7 +59,7 @@ def test_plan_reads_history_from_the_run_log(project):
     con = open_run_log(db)
     rows = [
         # Avery: 3 attempts used -> exhausted
-        *[("a%d" % i, "+12015550123", i, "no_answer", None, None) for i in (1, 2, 3)],
+        *[(f"a{i}", "+12015550123", i, "no_answer", None, None) for i in (1, 2, 3)],
         # Finley: busy 5 minutes before plan time -> waits 20m
         ("b1", "+17135550188", 1, "busy", None, None),
         # Casey: completed with a final disposition -> done
@@ -90,8 +90,9 @@ def test_plan_reads_history_from_the_run_log(project):
     assert finley.state == "waiting_retry"
     assert finley.next_at == datetime(2026, 11, 24, 15, 15, tzinfo=UTC)  # 14:55 + 20m busy retry
     assert leads["+12065550133"].next_at == datetime(2026, 11, 26, 18, 30, tzinfo=UTC)
-    unknown_too = plan_campaign(loaded, datetime.fromisoformat(AT), db, show=None,
-                                retry_unknown=True)
+    unknown_too = plan_campaign(
+        loaded, datetime.fromisoformat(AT), db, show=None, retry_unknown=True
+    )
     assert unknown_too.counts["unknown"] == 0
 
 

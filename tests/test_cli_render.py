@@ -18,7 +18,9 @@ def test_render_by_row(project):
     res = cli("render", "campaigns/example.yaml", "--lead", "1")
     assert res.exit_code == 0, res.stderr
     assert "Hi Avery Johnson, this is Sam from Demandify." in res.stdout
-    assert "You are speaking with Avery Johnson, VP Engineering at Northwind Analytics." in res.stdout
+    assert (
+        "You are speaking with Avery Johnson, VP Engineering at Northwind Analytics." in res.stdout
+    )
     assert "## Lead Context" in res.stdout
 
 
@@ -49,8 +51,10 @@ def test_render_tells_why_a_lead_is_not_callable(project):
 
 
 def test_render_errors(project):
-    assert "no lead at row 99: the lead source has 24 rows" in \
-        cli("render", "campaigns/example.yaml", "--lead", "99").stderr
+    assert (
+        "no lead at row 99: the lead source has 24 rows"
+        in cli("render", "campaigns/example.yaml", "--lead", "99").stderr
+    )
     assert cli("render", "campaigns/example.yaml").exit_code == 2
     res = cli("render", "campaigns/example.yaml", "--phone", "12")
     assert res.exit_code == 1 and "not a valid phone number" in res.stderr
@@ -79,8 +83,20 @@ def test_render_watch_rerenders_and_survives_bad_edits(project):
     path = project / "campaigns" / "example.yaml"
     original = path.read_text()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dialer", "render", "campaigns/example.yaml", "--lead", "1", "--watch"],
-        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "dialer",
+            "render",
+            "campaigns/example.yaml",
+            "--lead",
+            "1",
+            "--watch",
+        ],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     out, err = queue.Queue(), queue.Queue()
@@ -94,8 +110,9 @@ def test_render_watch_rerenders_and_survives_bad_edits(project):
         path.write_text(original.replace("name: Example outreach", "name: [broken"))
         _wait_for(err, "invalid YAML")
         assert proc.poll() is None, "an invalid edit must not stop --watch"
-        write_campaign(project, original.replace("Do you have a minute?", "Back again?"),
-                       "example.yaml")
+        write_campaign(
+            project, original.replace("Do you have a minute?", "Back again?"), "example.yaml"
+        )
         _wait_for(out, "Back again?")
     finally:
         proc.send_signal(signal.SIGINT)

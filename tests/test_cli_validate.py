@@ -22,26 +22,34 @@ def test_shipped_campaigns_validate():
 
 def test_errors_of_several_files_in_one_run(project):
     write_campaign(project, MINIMAL.replace("agent:\n", "agent:\n  voice: [x]\n"), "a.yaml")
-    write_campaign(project, MINIMAL.replace("Minimal", "B").replace("resource_name", "nickname"),
-                   "b.yaml")
+    write_campaign(
+        project, MINIMAL.replace("Minimal", "B").replace("resource_name", "nickname"), "b.yaml"
+    )
     res = cli("validate")
     assert res.exit_code == 1
     lines = res.stderr.splitlines()
-    assert any(line.startswith("campaigns/a.yaml:5:10: agent.voice: input should be a valid string")
-               for line in lines), lines
-    assert any(line.startswith("campaigns/b.yaml:5:") and "lead.nickname is not a lead column"
-               in line for line in lines), lines
+    assert any(
+        line.startswith("campaigns/a.yaml:5:10: agent.voice: input should be a valid string")
+        for line in lines
+    ), lines
+    assert any(
+        line.startswith("campaigns/b.yaml:5:") and "lead.nickname is not a lead column" in line
+        for line in lines
+    ), lines
     assert lines[-1] == "2 error(s) in 2 of 3 file(s)"
     assert "Traceback" not in res.stderr
 
 
 def test_undefined_at_render_names_lead_row(project):
-    write_campaign(project, MINIMAL.replace("You are {{ lead.resource_name }}.",
-                                            "{{ vars.offer }}"))
+    write_campaign(
+        project, MINIMAL.replace("You are {{ lead.resource_name }}.", "{{ vars.offer }}")
+    )
     res = cli("validate", "campaigns/c.yaml")
     assert res.exit_code == 1
-    assert "campaigns/c.yaml:5: agent.instructions: vars.offer is undefined (not in the campaign's vars) (lead row 1)" \
-        in res.stderr
+    assert (
+        "campaigns/c.yaml:5: agent.instructions: vars.offer is undefined "
+        "(not in the campaign's vars) (lead row 1)" in res.stderr
+    )
 
 
 def test_compliance_lints(project):
@@ -57,8 +65,13 @@ def test_compliance_lints(project):
     assert "agent.opening: recording is on, so the opening must tell the callee" in res.stderr
     assert "dispositions: a do_not_call disposition is required" in res.stderr
     fixed = text.replace("end: '22:00'}", "end: '22:00', override_reason: 'B2B, callee's request'}")
-    write_campaign(project, fixed.replace("end: '22:00', override_reason: 'B2B, callee's request'",
-                                          "end: '22:00', override_reason: \"B2B on request\""))
+    write_campaign(
+        project,
+        fixed.replace(
+            "end: '22:00', override_reason: 'B2B, callee's request'",
+            "end: '22:00', override_reason: \"B2B on request\"",
+        ),
+    )
     assert "leaves the 08:00-21:00" not in cli("validate", "campaigns/c.yaml").stderr
 
 
@@ -67,8 +80,10 @@ def test_duplicate_campaign_names(project):
     write_campaign(project, MINIMAL, "b.yaml")
     res = cli("validate")
     assert res.exit_code == 1
-    assert "campaigns/b.yaml:1:7: name: campaign name 'Minimal' is already used by campaigns/a.yaml" \
+    assert (
+        "campaigns/b.yaml:1:7: name: campaign name 'Minimal' is already used by campaigns/a.yaml"
         in res.stderr
+    )
 
 
 def test_json_output(project):

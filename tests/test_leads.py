@@ -14,14 +14,14 @@ from .conftest import write_campaign
 
 HEADER = "Full Name,Phone Number,tz,industry,score\n"
 ROWS = [
-    "Ann,+1 201-555-0123,America/New_York,saas,90",   # 1 ok
-    "Bob,(212) 555-0199,,saas,80",                     # 2 ok, zone from number
-    "Cid,not a number,,saas,70",                       # 3 invalid phone
-    "Dee,201.555.0123,,saas,60",                       # 4 duplicate of 1
-    "Eve,646-555-0122,,saas,50",                       # 5 suppressed by list
-    "Fay,+1 800 555 0100,,saas,40",                    # 6 toll free: many zones
-    "Gus,+44 20 7946 0958,Europe/London,retail,30",    # 7 not matched by where
-    "Hal,312-555-0142,Not/AZone,saas,20",              # 8 bad tz column -> from number
+    "Ann,+1 201-555-0123,America/New_York,saas,90",  # 1 ok
+    "Bob,(212) 555-0199,,saas,80",  # 2 ok, zone from number
+    "Cid,not a number,,saas,70",  # 3 invalid phone
+    "Dee,201.555.0123,,saas,60",  # 4 duplicate of 1
+    "Eve,646-555-0122,,saas,50",  # 5 suppressed by list
+    "Fay,+1 800 555 0100,,saas,40",  # 6 toll free: many zones
+    "Gus,+44 20 7946 0958,Europe/London,retail,30",  # 7 not matched by where
+    "Hal,312-555-0142,Not/AZone,saas,20",  # 8 bad tz column -> from number
 ]
 CAMPAIGN = """\
 name: Leads test
@@ -56,11 +56,24 @@ def stages(sel):
 def test_each_stage_is_counted(people):
     sel = select(people)
     assert sel.counts == {
-        "source_rows": 8, "not_matched": 1, "invalid_phone": 1, "duplicate": 1,
-        "suppressed": 1, "no_timezone": 0, "over_limit": 0, "selected": 4,
+        "source_rows": 8,
+        "not_matched": 1,
+        "invalid_phone": 1,
+        "duplicate": 1,
+        "suppressed": 1,
+        "no_timezone": 0,
+        "over_limit": 0,
+        "selected": 4,
     }
-    assert stages(sel) == {1: "selected", 2: "selected", 3: "invalid_phone", 4: "duplicate",
-                           5: "suppressed", 6: "selected", 8: "selected"}
+    assert stages(sel) == {
+        1: "selected",
+        2: "selected",
+        3: "invalid_phone",
+        4: "duplicate",
+        5: "suppressed",
+        6: "selected",
+        8: "selected",
+    }
 
 
 def test_mapped_columns_e164_and_timezones(people):
@@ -86,8 +99,12 @@ def test_dnc_table_in_run_log_suppresses(people):
 
 def test_limit_applies_in_order(people):
     sel = select(people, extra="")
-    path = write_campaign(people, CAMPAIGN.format(where="industry = 'saas'").replace(
-        'order_by: "score DESC"', 'order_by: "score DESC"\n  limit: 2'))
+    path = write_campaign(
+        people,
+        CAMPAIGN.format(where="industry = 'saas'").replace(
+            'order_by: "score DESC"', 'order_by: "score DESC"\n  limit: 2'
+        ),
+    )
     sel = select_leads(load_campaign(path, env={}))
     assert sel.counts["selected"] == 2 and sel.counts["over_limit"] == 2
     assert [lead["prospect_name"] for lead in fetch_leads(sel)] == ["Ann", "Bob"]
@@ -95,9 +112,12 @@ def test_limit_applies_in_order(people):
 
 def test_unknown_timezone_fails_closed(project):
     (project / "leads" / "people.csv").write_text(
-        "phone,timezone\n+1 201-555-0123,\n+882 16 1234 5678,\n")
-    path = write_campaign(project, "name: T\nleads: {source: ../leads/people.csv}\n"
-                          "agent: {instructions: x, opening: y}\n")
+        "phone,timezone\n+1 201-555-0123,\n+882 16 1234 5678,\n"
+    )
+    path = write_campaign(
+        project,
+        "name: T\nleads: {source: ../leads/people.csv}\nagent: {instructions: x, opening: y}\n",
+    )
     sel = select_leads(load_campaign(path, env={}))
     assert sel.counts["no_timezone"] + sel.counts["invalid_phone"] == 1
     assert sel.counts["selected"] == 1
@@ -124,10 +144,14 @@ def test_where_is_confined_to_lead_columns(people, where, message):
 def test_parquet_json_and_glob_sources(people):
     con = duckdb.connect()
     src = people / "leads" / "people.csv"
-    con.execute(f"COPY (SELECT * FROM read_csv('{src}', all_varchar=true)) TO "
-                f"'{people / 'leads' / 'p.parquet'}' (FORMAT parquet)")
-    con.execute(f"COPY (SELECT * FROM read_csv('{src}', all_varchar=true)) TO "
-                f"'{people / 'leads' / 'p.json'}' (FORMAT json)")
+    con.execute(
+        f"COPY (SELECT * FROM read_csv('{src}', all_varchar=true)) TO "
+        f"'{people / 'leads' / 'p.parquet'}' (FORMAT parquet)"
+    )
+    con.execute(
+        f"COPY (SELECT * FROM read_csv('{src}', all_varchar=true)) TO "
+        f"'{people / 'leads' / 'p.json'}' (FORMAT json)"
+    )
     for source in ("p.parquet", "p.json", "peo*.csv"):
         text = CAMPAIGN.format(where="industry = 'saas'").replace("people.csv", source)
         sel = select_leads(load_campaign(write_campaign(people, text), env={}))
@@ -145,8 +169,10 @@ def test_parquet_json_and_glob_sources(people):
 )
 def test_bad_lead_files_get_one_clear_error(project, content, message):
     (project / "leads" / "bad.csv").write_bytes(content)
-    path = write_campaign(project, "name: T\nleads: {source: ../leads/bad.csv}\n"
-                          "agent: {instructions: x, opening: y}\n")
+    path = write_campaign(
+        project,
+        "name: T\nleads: {source: ../leads/bad.csv}\nagent: {instructions: x, opening: y}\n",
+    )
     with pytest.raises(LeadSourceError) as info:
         select_leads(load_campaign(path, env={}))
     assert message in info.value.format()
@@ -154,8 +180,10 @@ def test_bad_lead_files_get_one_clear_error(project, content, message):
 
 
 def test_missing_lead_file_points_at_source_line(project):
-    path = write_campaign(project, "name: T\nleads:\n  source: ../leads/nope.csv\n"
-                          "agent: {instructions: x, opening: y}\n")
+    path = write_campaign(
+        project,
+        "name: T\nleads:\n  source: ../leads/nope.csv\nagent: {instructions: x, opening: y}\n",
+    )
     with pytest.raises(DialerError) as info:
         select_leads(load_campaign(path, env={}))
     assert info.value.format().startswith(f"{path}:3:11: leads.source: lead source not found")
@@ -163,8 +191,9 @@ def test_missing_lead_file_points_at_source_line(project):
 
 def test_phone_header_hint(project):
     (project / "leads" / "x.csv").write_text("Name,Mobile Phone\nAnn,2015550123\n")
-    path = write_campaign(project, "name: T\nleads: {source: ../leads/x.csv}\n"
-                          "agent: {instructions: x, opening: y}\n")
+    path = write_campaign(
+        project, "name: T\nleads: {source: ../leads/x.csv}\nagent: {instructions: x, opening: y}\n"
+    )
     with pytest.raises(LeadSourceError) as info:
         select_leads(load_campaign(path, env={}))
     assert "leads.columns: {phone: 'Mobile Phone'}" in info.value.format()

@@ -14,9 +14,14 @@ from dialer.errors import CampaignInvalid, DialerError
 from .conftest import MINIMAL, write_campaign
 
 LEAD = {
-    "prospect_name": "Ann Lee", "company_name": "Acme", "job_title": "CTO",
-    "resource_name": "Sam", "email": "ann@acme.example", "phone": "+12015550123",
-    "timezone": "America/New_York", "row": 4,
+    "prospect_name": "Ann Lee",
+    "company_name": "Acme",
+    "job_title": "CTO",
+    "resource_name": "Sam",
+    "email": "ann@acme.example",
+    "phone": "+12015550123",
+    "timezone": "America/New_York",
+    "row": 4,
 }
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
@@ -32,26 +37,38 @@ def test_legacy_placeholders_keep_working(project):
         '[Company Name]; mail [____@abc.com]."',
     )
     r = prompts_for(project, text).render(LEAD, NOW)
-    assert r.instructions.startswith("I am Sam; you are Ann Lee, CTO at Acme; mail ann@acme.example.")
+    assert r.instructions.startswith(
+        "I am Sam; you are Ann Lee, CTO at Acme; mail ann@acme.example."
+    )
     assert legacy_to_jinja("a\n[Prospect Name]\nb").count("\n") == 2
 
 
 def test_lead_context_block_is_appended(project):
     r = prompts_for(project, MINIMAL).render(LEAD, NOW.astimezone())
     assert "## Lead Context" in r.instructions
-    for line in ("- Prospect Name: Ann Lee", "- Company Name: Acme", "- Job Title: CTO",
-                 "- Email: ann@acme.example", "- Phone: +12015550123",
-                 "- Timezone: America/New_York", "- Resource Name: Sam"):
+    for line in (
+        "- Prospect Name: Ann Lee",
+        "- Company Name: Acme",
+        "- Job Title: CTO",
+        "- Email: ann@acme.example",
+        "- Phone: +12015550123",
+        "- Timezone: America/New_York",
+        "- Resource Name: Sam",
+    ):
         assert line in r.instructions
     off = prompts_for(project, MINIMAL.replace("agent:\n", "agent:\n  lead_context: false\n"))
     assert "Lead Context" not in off.render(LEAD, NOW).instructions
 
 
 def test_variables_lead_vars_campaign_now(project):
-    text = MINIMAL.replace(
-        '"Hi {{ lead.prospect_name }}."',
-        '"{{ campaign.name }} {{ vars.offer }} {{ now.strftime(\'%H:%M\') }} {{ lead[\'job_title\'] }}"',
-    ) + "vars: {offer: a demo}\n"
+    text = (
+        MINIMAL.replace(
+            '"Hi {{ lead.prospect_name }}."',
+            "\"{{ campaign.name }} {{ vars.offer }} {{ now.strftime('%H:%M') }} "
+            "{{ lead['job_title'] }}\"",
+        )
+        + "vars: {offer: a demo}\n"
+    )
     from zoneinfo import ZoneInfo
 
     r = prompts_for(project, text).render(LEAD, NOW.astimezone(ZoneInfo("America/New_York")))
@@ -67,7 +84,10 @@ def test_undefined_variable_names_variable_template_line_and_row(project):
     with pytest.raises(DialerError) as info:
         p.render(LEAD, NOW)
     msg = info.value.format()
-    assert ":7: agent.instructions: lead.nickname is undefined (no such lead column) (lead row 4)" in msg
+    assert (
+        ":7: agent.instructions: lead.nickname is undefined (no such lead column) (lead row 4)"
+        in msg
+    )
 
 
 def test_syntax_error_points_at_file_line(project):
@@ -77,8 +97,10 @@ def test_syntax_error_points_at_file_line(project):
     )
     with pytest.raises(CampaignInvalid) as info:
         prompts_for(project, text)
-    assert ":8: agent.instructions: template syntax error" in info.value.format() or \
-        ":9: agent.instructions: template syntax error" in info.value.format()
+    assert (
+        ":8: agent.instructions: template syntax error" in info.value.format()
+        or ":9: agent.instructions: template syntax error" in info.value.format()
+    )
 
 
 def test_sandbox_blocks_python_internals(project):
@@ -106,11 +128,14 @@ def test_templates_compile_once_per_revision(project, monkeypatch):
     assert calls["compile"] == compiled == 2
 
 
-VARIANTS = MINIMAL + """\
+VARIANTS = (
+    MINIMAL
+    + """\
 variants:
   - {name: a, weight: 3}
   - {name: b, weight: 1, opening: "Hey {{ lead.prospect_name }}!", voice: Puck}
 """
+)
 
 
 def test_variants_override_and_are_deterministic_by_weight(project):

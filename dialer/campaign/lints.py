@@ -1,4 +1,4 @@
-"""Compliance lints: rules a campaign must follow beyond its schema (window, disclosure, opt-out)."""
+"""Compliance lints: rules a campaign follows beyond its schema (window, disclosure, opt-out)."""
 
 from __future__ import annotations
 
@@ -54,9 +54,10 @@ def lint_campaign(loaded: LoadedCampaign) -> list[DialerError]:
                 key = ("agent", "opening") if label.startswith("agent.") else ("variants",)
                 errors.append(
                     DialerError(
-                        "recording is on, so the opening must tell the callee the call is "
-                        "recorded",
-                        loaded.locate(key) if source.path == str(loaded.path) else Location(source.path, 1),
+                        "recording is on, so the opening must tell the callee the call is recorded",
+                        loaded.locate(key)
+                        if source.path == str(loaded.path)
+                        else Location(source.path, 1),
                         f"say e.g. 'this call may be recorded' (matching /{pattern.pattern}/i)",
                         field=label,
                     )

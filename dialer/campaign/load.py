@@ -260,7 +260,9 @@ def _pydantic_errors(
             message = f"unknown key {word!r}"
             hint = _did_you_mean(word, _model_at(key[:-1]))
             position = walker.key_positions.get(key) or walker.positions.get(key)
-            location = Location(path, *position) if position else _locate(path, walker.positions, key)
+            location = (
+                Location(path, *position) if position else _locate(path, walker.positions, key)
+            )
             out.append(DialerError(message, location, hint, field=_field_name(key)))
             continue
         if kind == "missing":
@@ -385,9 +387,7 @@ def _template_sources(
     files: list[Path] = []
     errors: list[DialerError] = []
     owners: list[tuple[str, PathKey, Any]] = [("agent", ("agent",), campaign.agent)]
-    owners += [
-        (f"variants.{v.name}", ("variants", i), v) for i, v in enumerate(campaign.variants)
-    ]
+    owners += [(f"variants.{v.name}", ("variants", i), v) for i, v in enumerate(campaign.variants)]
     for prefix, owner_key, owner in owners:
         for name in _TEMPLATE_FIELDS:
             inline = getattr(owner, name, None)

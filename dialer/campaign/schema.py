@@ -112,9 +112,7 @@ class Strict(BaseModel):
 class Leads(Strict):
     """Who to call: a lead source read through DuckDB and filtered with SQL."""
 
-    source: str = Field(
-        description="CSV/Parquet/JSON file or glob, relative to the campaign file."
-    )
+    source: str = Field(description="CSV/Parquet/JSON file or glob, relative to the campaign file.")
     columns: dict[str, str] = Field(
         default_factory=dict,
         description="Map our column names to the source's headers, e.g. {phone: 'Phone Number'}.",
@@ -201,9 +199,7 @@ class Window(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Window:
         if self.end <= self.start:
-            raise ValueError(
-                f"end must be after start, got {self.start:%H:%M}-{self.end:%H:%M}"
-            )
+            raise ValueError(f"end must be after start, got {self.start:%H:%M}-{self.end:%H:%M}")
         if not self.days:
             raise ValueError("days must name at least one day")
         return self

@@ -116,9 +116,10 @@ def check_fragment(kind: str, sql: str) -> SqlCheck:
         out.problems.append(SqlProblem("expected one SQL expression"))
         return out
     node = statements[0].get("node", {})
-    if node.get("type") != "SELECT_NODE" or (node.get("from_table") or {}).get(
-        "table_name"
-    ) != "__leads":
+    if (
+        node.get("type") != "SELECT_NODE"
+        or (node.get("from_table") or {}).get("table_name") != "__leads"
+    ):
         out.problems.append(SqlProblem("expected one SQL expression"))
         return out
     if kind == "where":

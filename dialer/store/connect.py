@@ -56,7 +56,9 @@ def attach_run_log(con: duckdb.DuckDBPyConnection, path: Path, alias: str = "log
     path = Path(path)
     if not path.exists():
         return False
-    attached = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+    attached = {
+        r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    }
     if alias in attached:
         return True
     try:

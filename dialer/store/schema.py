@@ -32,8 +32,8 @@ MIGRATIONS: dict[int, list[str]] = {
             phone VARCHAR NOT NULL,           -- E.164
             lead_timezone VARCHAR,
             attempt_no INTEGER NOT NULL,
-            status VARCHAR NOT NULL,          -- dialing, then completed | no_answer | busy |
-                                              -- voicemail | failed | invalid_number | unknown | canceled
+            status VARCHAR NOT NULL,          -- dialing, then completed | no_answer |
+            -- busy | voicemail | failed | invalid_number | unknown | canceled
             disposition VARCHAR,
             variant VARCHAR,
             revision VARCHAR,
@@ -80,7 +80,9 @@ def migrate(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> int:
         f"CREATE TABLE IF NOT EXISTS {prefix}schema_version "
         "(version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
     )
-    current = con.execute(f"SELECT coalesce(max(version), 0) FROM {prefix}schema_version").fetchone()[0]
+    current = con.execute(
+        f"SELECT coalesce(max(version), 0) FROM {prefix}schema_version"
+    ).fetchone()[0]
     if current > SCHEMA_VERSION:
         from dialer.errors import DialerError
 
