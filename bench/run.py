@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_startup.py", "bench_plan.py", "bench_window.py", "bench_phones.py"]
+BENCHES = ["bench_startup.py", "bench_plan.py", "bench_window.py", "bench_rate.py",
+           "bench_phones.py"]
 
 
 def main() -> None:
@@ -19,7 +20,7 @@ def main() -> None:
         if res.returncode != 0:
             print(f"{name} failed:\n{res.stderr}", file=sys.stderr)
             sys.exit(1)
-        data = json.loads(res.stdout.strip().splitlines()[-1])
+        data = json.loads(res.stdout)
         (out_dir / name.replace(".py", ".json")).write_text(json.dumps(data, indent=2) + "\n")
         print(json.dumps(data))
 
