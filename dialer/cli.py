@@ -237,6 +237,224 @@ def schema() -> None:
     print(json.dumps(json_schema(), indent=2))
 
 
+@app.command()
+@handle_errors
+def run(
+    campaign: Annotated[Path, typer.Argument(help="Campaign file.")],
+    backend: Annotated[str, typer.Option("--backend", help="simulate | livekit.")] = "simulate",
+    db: DbOption = None,
+    max_calls: Annotated[int | None, typer.Option("--max-calls", help="Stop after N dials.")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", help="Calls in flight (overrides pacing).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Simulator seed.")] = 0,
+    watch: Annotated[bool, typer.Option("--watch", help="Use saved campaign edits live.")] = False,
+    virtual_time: Annotated[
+        bool, typer.Option("--virtual-time", help="Simulated clock: a forecast in seconds.")
+    ] = False,
+    start: Annotated[str | None, typer.Option("--start", help="Virtual start (ISO).")] = None,
+    days: Annotated[float | None, typer.Option("--days", help="Run for this many days.")] = None,
+    speed: Annotated[float, typer.Option("--speed", help="Simulated calls N times faster.")] = 1.0,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Keep running until retries and windows come due.")
+    ] = False,
+    retry_unknown: Annotated[
+        bool, typer.Option("--retry-unknown", help="Redial attempts whose result is unknown.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary.")] = False,
+) -> None:
+    """Dial a campaign through a backend until done, limits, or Ctrl-C; resumable."""
+    from dialer.runner.observer import QuietObserver, TerminalObserver
+    from dialer.runner.run import RunOptions, run_campaign
+
+    if start and not virtual_time:
+        raise typer.BadParameter("--start needs --virtual-time")
+    if backend not in ("simulate", "livekit"):
+        raise typer.BadParameter("--backend is simulate or livekit")
+    if concurrency is not None and concurrency < 1:
+        raise typer.BadParameter("--concurrency must be at least 1")
+    options = RunOptions(
+        db=_db(db), backend=backend, max_calls=max_calls, concurrency=concurrency, seed=seed,
+        watch=watch, virtual_time=virtual_time, start=_parse_at(start), days=days, speed=speed,
+        wait=wait, retry_unknown=retry_unknown,
+    )
+    observer = QuietObserver() if (quiet or as_json or not sys.stderr.isatty()) else TerminalObserver()
+    summary = run_campaign(campaign, options, observer)
+    if as_json:
+        print(json.dumps(summary.to_dict()))
+    else:
+        _print_summary(summary)
+
+
+def _print_summary(summary) -> None:
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "none"
+    print(f"run {summary.run_id} {summary.status}: {summary.dialed} dial(s) ({statuses})")
+    if summary.dispositions:
+        print("dispositions: " + ", ".join(f"{k} {v}" for k, v in summary.dispositions.items()))
+    if summary.left_waiting:
+        print(f"{summary.left_waiting} lead(s) wait for a retry or their window: run again "
+              "later, or use --wait")
+
+
+dnc_app = typer.Typer(help="The do-not-call list every campaign honours.", no_args_is_help=True)
+app.add_typer(dnc_app, name="dnc")
+
+
+@dnc_app.command("add")
+@handle_errors
+def dnc_add(
+    numbers: Annotated[list[str], typer.Argument(help="Phone numbers, any common format.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in the log).")] = None,
+    region: Annotated[str, typer.Option("--region", help="Country for national numbers.")] = "US",
+    db: DbOption = None,
+) -> None:
+    """Add numbers to the do-not-call list."""
+    from dialer.store.connect import open_run_log
+    from dialer.store.dnc import add_numbers
+
+    con = open_run_log(_db(db))
+    change = add_numbers(con, numbers, region, "cli", reason)
+    con.close()
+    _dnc_report(change)
+
+
+@dnc_app.command("remove")
+@handle_errors
+def dnc_remove(
+    numbers: Annotated[list[str], typer.Argument(help="Phone numbers, any common format.")],
+    region: Annotated[str, typer.Option("--region", help="Country for national numbers.")] = "US",
+    db: DbOption = None,
+) -> None:
+    """Remove numbers from the do-not-call list."""
+    from dialer.store.connect import open_run_log
+    from dialer.store.dnc import remove_numbers
+
+    con = open_run_log(_db(db))
+    change = remove_numbers(con, numbers, region)
+    con.close()
+    _dnc_report(change, "removed")
+
+
+@dnc_app.command("import")
+@handle_errors
+def dnc_import(
+    file: Annotated[Path, typer.Argument(help="CSV (a phone column) or one number per line.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in the log).")] = None,
+    region: Annotated[str, typer.Option("--region", help="Country for national numbers.")] = "US",
+    db: DbOption = None,
+) -> None:
+    """Import numbers from a file into the do-not-call list (normalised to E.164)."""
+    from dialer.store.connect import open_run_log
+    from dialer.store.dnc import add_numbers, read_numbers_file
+
+    numbers = read_numbers_file(file)
+    con = open_run_log(_db(db))
+    change = add_numbers(con, numbers, region, "import", reason or f"imported from {file.name}")
+    con.close()
+    _dnc_report(change)
+
+
+@dnc_app.command("list")
+@handle_errors
+def dnc_list(
+    as_json: JsonOption = False,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N numbers.")] = None,
+    db: DbOption = None,
+) -> None:
+    """List the do-not-call numbers, newest first."""
+    from dialer.store.connect import open_run_log
+    from dialer.store.dnc import list_numbers
+
+    path = _db(db)
+    rows = []
+    if path.exists():
+        con = open_run_log(path, read_only=True)
+        rows = list_numbers(con, limit)
+        con.close()
+    if as_json:
+        print(json.dumps(rows))
+        return
+    for r in rows:
+        print(f"{r['phone']}\t{r['added_at']}\t{r['source'] or ''}\t{r['reason'] or ''}")
+    _err(f"{len(rows)} number(s)")
+
+
+def _dnc_report(change, verb: str = "added") -> None:
+    parts = [f"removed {change.removed}" if verb == "removed" else f"added {change.added}"]
+    if change.already:
+        parts.append(f"{change.already} already listed")
+    print(", ".join(parts))
+    if change.invalid:
+        _err(f"{len(change.invalid)} not a valid phone number: " + ", ".join(change.invalid[:10]))
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def runs(
+    campaign: Annotated[str | None, typer.Option("--campaign", help="Only this campaign.")] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Run history: when, which campaign and revision, how it ended, dials."""
+    from dialer.report import list_runs
+    from dialer.store.connect import open_run_log
+
+    path = _db(db)
+    rows = []
+    if path.exists():
+        con = open_run_log(path, read_only=True)
+        rows = list_runs(con, campaign)
+        con.close()
+    if as_json:
+        print(json.dumps(rows))
+        return
+    if not rows:
+        print("no runs yet")
+    for r in rows:
+        print(f"{r['run_id']}  {r['started_at']}  {r['status']:<9} {r['campaign']} "
+              f"(revision {r['revision']}, {r['backend']}): {r['dials']} dials, "
+              f"{r['connected']} connected")
+
+
+@app.command()
+@handle_errors
+def report(
+    campaign: Annotated[Path | None, typer.Argument(help="Campaign file (default: all).")] = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="Only this run.")] = None,
+    as_json: JsonOption = False,
+    html: Annotated[Path | None, typer.Option("--html", help="Write an HTML report here.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Answer, voicemail, talk time, completion and conversion, by revision and variant."""
+    from dialer.console_out import print_report
+    from dialer.report import build_report, report_html
+    from dialer.store.connect import open_run_log
+
+    path = _db(db)
+    if not path.exists():
+        raise DialerError("no run log yet", _loc(path), "run a campaign first: dialer run ...")
+    name, conversions, progress = None, None, None
+    if campaign is not None:
+        from dialer.campaign.load import load_campaign
+        from dialer.plan import plan_campaign
+
+        loaded = load_campaign(campaign)
+        name, conversions = loaded.campaign.name, loaded.campaign.conversions
+        progress = plan_campaign(loaded, None, path, show=0).counts
+    con = open_run_log(path, read_only=True)
+    result = build_report(con, name, run_id, conversions, progress)
+    con.close()
+    if html is not None:
+        html.write_text(report_html(result), encoding="utf-8")
+        _err(f"wrote {html}")
+    if as_json:
+        print(json.dumps(result.to_dict(), default=str))
+    elif html is None:
+        print_report(result)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

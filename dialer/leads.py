@@ -57,6 +57,7 @@ class Selection:
     counts: dict[str, int]
     has_run_log: bool
     source_files: list[Path] = field(default_factory=list)
+    log_catalog: str = "log"
 
     @property
     def selected(self) -> int:
@@ -222,7 +223,7 @@ def check_lead_sql(loaded: LoadedCampaign, columns: list[str]) -> list[DialerErr
 
 
 def _suppression_table(
-    loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection, has_log: bool
+    loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection, has_log: bool, catalog: str = "log"
 ) -> None:
     region = quote_str(loaded.campaign.leads.default_region)
     con.execute("CREATE OR REPLACE TEMP TABLE __suppress_raw (phone VARCHAR)")
@@ -236,7 +237,7 @@ def _suppression_table(
             _load_suppression_file(Path(f), con, region, where)
     union = "SELECT dialer_e164(phone, " + region + ") AS phone FROM __suppress_raw"
     if has_log:
-        union += " UNION ALL SELECT phone FROM log.dnc"
+        union += f" UNION ALL SELECT phone FROM {quote_ident(catalog)}.dnc"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __suppress AS SELECT DISTINCT phone FROM ({union}) "
         "WHERE phone IS NOT NULL"
@@ -281,12 +282,15 @@ def select_leads(
     loaded: LoadedCampaign,
     run_log: Path | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    log_catalog: str | None = None,
 ) -> Selection:
     """Run the campaign's lead query; the result is TEMP table `__sel` on the returned connection.
 
     `__sel` has every source row that matched `where`, its lead columns, `__row`, `__e164`,
     `__zones` (IANA zones), `__stage` (one of STAGES, or 'selected') and `__order` (1-based
-    position among selected leads, by `order_by` then source row).
+    position among selected leads, by `order_by` then source row). The run log's `dnc` table is
+    read from `run_log` (attached read-only as `log`), or from `log_catalog` on `con` when the
+    caller already has the run log open.
     """
     con = con or duckdb.connect()
     install_phone_sql(con)
@@ -299,8 +303,11 @@ def select_leads(
         from dialer.errors import CampaignInvalid
 
         raise CampaignInvalid(errors)
-    has_log = bool(run_log) and attach_run_log(con, Path(run_log))
-    _suppression_table(loaded, con, has_log)
+    if log_catalog:
+        has_log, catalog = True, log_catalog
+    else:
+        has_log, catalog = bool(run_log) and attach_run_log(con, Path(run_log)), "log"
+    _suppression_table(loaded, con, has_log, catalog)
     _timezone_names(con)
     leads = loaded.campaign.leads
     region = quote_str(leads.default_region)
@@ -360,7 +367,7 @@ def select_leads(
     for stage in STAGES[1:]:
         counts[stage] = stage_counts.get(stage, 0)
     counts["selected"] = stage_counts.get("selected", 0)
-    return Selection(con, columns, source_rows, counts, has_log, files)
+    return Selection(con, columns, source_rows, counts, has_log, files, catalog)
 
 
 def _column_names(loaded: LoadedCampaign, headers: list[str]) -> list[str]:

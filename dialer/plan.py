@@ -12,7 +12,7 @@ import duckdb
 
 from dialer.campaign.load import LoadedCampaign, project_root
 from dialer.campaign.schema import DAY_NAMES
-from dialer.leads import quote_str, select_leads
+from dialer.leads import quote_ident, quote_str, select_leads
 from dialer.project import Rules, load_rules
 from dialer.schedule.window import CallingWindow, is_open, next_open
 
@@ -70,7 +70,9 @@ class Plan:
         return out
 
 
-def _history_sql(loaded: LoadedCampaign, at: datetime, retry_unknown: bool) -> str:
+def _history_sql(
+    loaded: LoadedCampaign, at: datetime, retry_unknown: bool, catalog: str = "log"
+) -> str:
     """Classify selected leads by what the run log says about earlier attempts."""
     pacing = loaded.campaign.pacing
     delays = {k: v.total_seconds() for k, v in pacing.retry.items()}
@@ -95,7 +97,7 @@ def _history_sql(loaded: LoadedCampaign, at: datetime, retry_unknown: bool) -> s
                 arg_max(disposition, coalesce(dialed_at, scheduled_at)) AS last_disposition,
                 epoch(max(coalesce(ended_at, dialed_at))) AS last_end,
                 epoch(arg_max(callback_at, coalesce(dialed_at, scheduled_at))) AS callback_at
-            FROM log.attempts WHERE campaign = {quote_str(loaded.campaign.name)}
+            FROM {quote_ident(catalog)}.attempts WHERE campaign = {quote_str(loaded.campaign.name)}
             GROUP BY lead_key),
         c AS (
             SELECT s.__order, s.__row, s.__e164, s.__zones, coalesce(h.used, 0) AS __used,
@@ -127,14 +129,15 @@ def plan_campaign(
     retry_unknown: bool = False,
     rules: Rules | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    log_catalog: str | None = None,
 ) -> Plan:
     """Plan a campaign at `at` (default: now): counts per stage and the first `show` leads."""
     at = (at or datetime.now(UTC)).astimezone(UTC)
     rules = rules or load_rules(project_root(loaded.path))
-    selection = select_leads(loaded, run_log, con)
+    selection = select_leads(loaded, run_log, con, log_catalog)
     con = selection.con
     if selection.has_run_log:
-        con.execute(_history_sql(loaded, at, retry_unknown))
+        con.execute(_history_sql(loaded, at, retry_unknown, selection.log_catalog))
     else:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE __plan AS SELECT __order, __row, __e164, __zones, "

@@ -1,0 +1,1 @@
+"""Call backends: where a dial goes (the offline simulator, or LiveKit)."""

@@ -1,0 +1,73 @@
+"""The one interface every call backend implements: place a call, get its result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from dialer.campaign.schema import Simulate
+from dialer.campaign.templates import Rendered
+
+FINAL_STATUSES = ("completed", "no_answer", "busy", "voicemail", "failed", "invalid_number",
+                  "unknown", "canceled")
+
+
+@dataclass
+class CallRequest:
+    """Everything a backend needs to place one dial. Prompts render on first use."""
+
+    attempt_id: str
+    campaign: str
+    phone: str
+    lead_key: str
+    lead: dict[str, Any]
+    lead_timezone: str | None
+    attempt_no: int
+    variant: str | None
+    revision: str
+    dispositions: list[str]
+    max_call_duration: float
+    ring_timeout: float
+    simulate: Simulate
+    render: Callable[[], Rendered]
+    sip_trunk_id: str | None = None
+    caller_id: str | None = None
+    transfer_to: str | None = None
+    agent_name: str = "dialer"
+    recording: bool = False
+    _rendered: Rendered | None = field(default=None, repr=False)
+
+    @property
+    def prompts(self) -> Rendered:
+        if self._rendered is None:
+            self._rendered = self.render()
+        return self._rendered
+
+
+@dataclass
+class CallResult:
+    """How a dial ended. Times are epochs (UTC seconds) from the backend's clock."""
+
+    status: str
+    disposition: str | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    sip_status: int | None = None
+    callback_at: float | None = None
+    error: str | None = None
+    transcript: list[tuple[float | None, str, str]] = field(default_factory=list)
+
+    @property
+    def opted_out(self) -> bool:
+        return self.disposition == "do_not_call"
+
+
+class CallBackend(Protocol):
+    """A place calls go. Cancelling `place_call` must hang the call up."""
+
+    name: str
+
+    async def place_call(self, request: CallRequest) -> CallResult: ...
+
+    async def aclose(self) -> None: ...

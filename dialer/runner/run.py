@@ -1,0 +1,453 @@
+"""`dialer run`: select leads, dial them through a backend with a fixed worker pool, log it all."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from dialer.backends.base import CallBackend, CallRequest, CallResult
+from dialer.campaign.lints import lint_campaign
+from dialer.campaign.load import LoadedCampaign, load_campaign, project_root
+from dialer.campaign.templates import Prompts
+from dialer.errors import CampaignInvalid, DialerError
+from dialer.plan import plan_campaign
+from dialer.project import Rules, load_rules
+from dialer.runner.leadqueue import LeadQueue, LeadState, QueueRules
+from dialer.runner.observer import RunObserver, RunProgress
+from dialer.store.connect import open_run_log
+from dialer.store.runs import finish_run, recover_crashed, start_run
+from dialer.store.writer import Intent, Outcome, RunLogWriter
+
+
+@dataclass
+class RunOptions:
+    """How to run a campaign (the `dialer run` flags)."""
+
+    db: Path
+    backend: str = "simulate"
+    max_calls: int | None = None
+    concurrency: int | None = None
+    seed: int = 0
+    watch: bool = False
+    virtual_time: bool = False
+    start: datetime | None = None
+    days: float | None = None
+    speed: float = 1.0
+    wait: bool = False
+    retry_unknown: bool = False
+
+
+@dataclass
+class RunSummary:
+    """The one-line result of a run."""
+
+    run_id: str
+    campaign: str
+    status: str
+    dialed: int
+    statuses: dict[str, int]
+    dispositions: dict[str, int]
+    started_at: str
+    ended_at: str
+    revisions: list[str]
+    left_waiting: int
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Revision:
+    """One loaded revision of the campaign: what every dial from now on uses."""
+
+    loaded: LoadedCampaign
+    prompts: Prompts
+    git_commit: str | None
+    rules: Rules
+
+    @property
+    def campaign(self):
+        return self.loaded.campaign
+
+
+def git_commit_if_clean(loaded: LoadedCampaign) -> str | None:
+    """HEAD's commit when the campaign and its prompt files have no uncommitted changes."""
+    files = [str(loaded.path), *(str(f) for f in loaded.files)]
+    try:
+        status = subprocess.run(["git", "status", "--porcelain", "--", *files],
+                                cwd=loaded.base_dir, capture_output=True, text=True, timeout=5)
+        if status.returncode != 0 or status.stdout.strip():
+            return None
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=loaded.base_dir,
+                              capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() or None if head.returncode == 0 else None
+
+
+def load_revision(path: Path) -> Revision:
+    """Load, compile and lint a campaign; raise CampaignInvalid when it must not run."""
+    loaded = load_campaign(path)
+    errors = lint_campaign(loaded)
+    prompts = Prompts(loaded)
+    if errors:
+        raise CampaignInvalid(errors)
+    return Revision(loaded, prompts, git_commit_if_clean(loaded),
+                    load_rules(project_root(loaded.path)))
+
+
+def queue_rules(rev: Revision) -> QueueRules:
+    cap = rev.rules.rules.frequency_cap
+    return QueueRules(
+        window=rev.rules.effective_window(rev.campaign.pacing.window),
+        max_attempts=rev.campaign.pacing.max_attempts,
+        frequency_cap=(cap.attempts, cap.per.total_seconds()) if cap else None,
+    )
+
+
+def make_backend(name: str, clock, options: RunOptions) -> CallBackend:
+    if name == "simulate":
+        from dialer.backends.simulate import SimulatedBackend
+
+        return SimulatedBackend(clock, seed=options.seed, speed=options.speed)
+    raise DialerError(f"unknown backend {name!r}", hint="use --backend simulate")
+
+
+class Runner:
+    """One run of one campaign: owns the queue, the worker pool and the run log writer."""
+
+    def __init__(self, rev: Revision, options: RunOptions, con, clock,
+                 observer: RunObserver, backend: CallBackend) -> None:
+        self.rev = rev
+        self.options = options
+        self.con = con
+        self.clock = clock
+        self.observer = observer
+        self.backend = backend
+        self.run_id = uuid.uuid4().hex[:12]
+        self.progress = RunProgress(campaign=rev.campaign.name, run_id=self.run_id,
+                                    revision=rev.loaded.revision)
+        self.revisions = [rev.loaded.revision]
+        self.dnc: set[str] = set()
+        self._seq = 0
+        self._hard_stop = False
+        self._workers: dict[int, asyncio.Task] = {}
+        self._group: asyncio.TaskGroup | None = None
+        self.writer: RunLogWriter | None = None
+        self.queue: LeadQueue | None = None
+
+    # ----- set-up -------------------------------------------------------------------------
+    def _concurrency(self) -> int:
+        return self.options.concurrency or self.rev.campaign.pacing.max_concurrent
+
+    def _load_leads(self, at: datetime) -> list[LeadState]:
+        cur = self.con.cursor()
+        catalog = cur.execute("SELECT current_database()").fetchone()[0]
+        plan = plan_campaign(self.rev.loaded, at, None, show=0, retry_unknown=self.options.retry_unknown,
+                             rules=self.rev.rules, con=cur, log_catalog=catalog)
+        self.plan_counts = plan.counts
+        cols = [c for c in _lead_columns(cur)]
+        names = ", ".join(f's."{c}"' for c in cols)
+        rows = cur.execute(
+            f"""SELECT p.__order, p.__row, p.__e164, p.__zones, p.__used, p.__due, p.last_status,
+                       {names}
+                FROM __plan p JOIN __sel s USING (__row)
+                WHERE p.__final IN ('callable_now', 'outside_window', 'waiting_retry')
+                ORDER BY p.__order"""
+        ).fetchall()
+        leads = []
+        for order, row, phone, zones, used, due, last, *values in rows:
+            lead = {c: ("" if v is None else v) for c, v in zip(cols, values, strict=True)}
+            lead["phone"], lead["row"], lead["key"] = phone, row, phone
+            lead["timezones"] = list(zones)
+            if lead.get("timezone") not in zones:
+                lead["timezone"] = zones[0]
+            leads.append(LeadState(order, row, phone, tuple(zones), lead, used,
+                                   due or at.timestamp(), last))
+        self.dnc = {r[0] for r in cur.execute("SELECT phone FROM dnc").fetchall()}
+        cur.close()
+        return leads
+
+    def _recent_dials(self, at: datetime) -> dict[str, deque[float]]:
+        cap = self.rev.rules.rules.frequency_cap
+        if cap is None:
+            return {}
+        since = (at - cap.per).timestamp()
+        recent: dict[str, deque[float]] = {}
+        for phone, t in self.con.execute(
+            "SELECT phone, epoch(dialed_at) FROM attempts WHERE dialed_at >= to_timestamp(?) "
+            "ORDER BY dialed_at", [since]
+        ).fetchall():
+            recent.setdefault(phone, deque()).append(t)
+        return recent
+
+    # ----- the run ------------------------------------------------------------------------
+    async def run(self) -> RunSummary:
+        from dialer.schedule.rate import RateLimiter
+
+        at = self.clock.now()
+        leads = self._load_leads(at)
+        self.progress.total = len(leads)
+        self.progress.started_at = self.progress.now = at.timestamp()
+        stop_at = at.timestamp() + self.options.days * 86400 if self.options.days else None
+        self.queue = LeadQueue(
+            self.clock, queue_rules(self.rev),
+            RateLimiter(self.rev.campaign.pacing.calls_per_minute),
+            self.dnc, self._recent_dials(at), self.options.max_calls,
+            wait=self.options.wait or self.options.virtual_time, stop_at=stop_at,
+        )
+        for lead in leads:
+            self.queue.push(lead, lead.ready_at)
+        start_run(self.con, self.run_id, self.rev, self.options, at, os.getpid(),
+                  socket.gethostname())
+        self.progress.state = "running"
+        self.observer.started(self.progress)
+        status = "completed"
+        async with RunLogWriter(self.con.cursor(), sync=self.options.virtual_time) as writer:
+            self.writer = writer
+            writer.write_event(at.timestamp(), self.run_id, None, "run_started",
+                               {"leads": len(leads), "revision": self.rev.loaded.revision,
+                                "plan": self.plan_counts})
+            watch_task = asyncio.create_task(self._watch()) if self.options.watch else None
+            try:
+                async with asyncio.TaskGroup() as group:
+                    self._group = group
+                    self._resize_pool()
+            except* asyncio.CancelledError:
+                status = "stopped"
+            finally:
+                if watch_task:
+                    watch_task.cancel()
+                    await asyncio.gather(watch_task, return_exceptions=True)
+            if self.queue.stopped:
+                status = "stopped"
+            ended = self.clock.now()
+            writer.write_event(ended.timestamp(), self.run_id, None, "run_finished",
+                               {"status": status, "dialed": self.queue.stats.dialed})
+        finish_run(self.con, self.run_id, status, ended)
+        self.progress.state = "done"
+        self.progress.now = ended.timestamp()
+        self.observer.finished(self.progress)
+        stats = self.queue.stats
+        return RunSummary(
+            run_id=self.run_id, campaign=self.rev.campaign.name, status=status,
+            dialed=stats.dialed, statuses=dict(self.progress.statuses),
+            dispositions=dict(self.progress.dispositions),
+            started_at=at.isoformat(), ended_at=ended.isoformat(), revisions=self.revisions,
+            left_waiting=stats.left_waiting,
+            skipped={k: v for k, v in {
+                "dnc": stats.dropped_dnc, "attempts": stats.dropped_attempts,
+                "no_window": stats.dropped_no_window}.items() if v},
+        )
+
+    def _resize_pool(self) -> None:
+        want = self._concurrency()
+        for i in range(want):
+            if i not in self._workers or self._workers[i].done():
+                self._workers[i] = self._group.create_task(self._worker(i), name=f"worker-{i}")
+
+    async def _worker(self, index: int) -> None:
+        queue = self.queue
+        while index < self._concurrency():
+            lead = await queue.next()
+            if lead is None:
+                queue.wake()  # let the other workers see the end too
+                return
+            self.progress.in_flight = queue.in_flight
+            try:
+                await self._dial(lead)
+            finally:
+                queue.finished_call()
+                self.progress.in_flight = queue.in_flight
+                self.progress.now = self.clock.now().timestamp()
+                self.observer.update(self.progress)
+
+    async def _dial(self, lead: LeadState) -> None:
+        rev = self.rev
+        campaign = rev.campaign
+        self._seq += 1
+        attempt_id = f"{self.run_id}-{self._seq:06d}"
+        lead.attempts += 1
+        now = self.clock.now()
+        variant = rev.prompts.choose_variant(lead.phone)
+        tz = lead.lead.get("timezone") or None
+        await self.writer.write_intents([Intent(
+            attempt_id, self.run_id, campaign.name, lead.phone, lead.row, lead.phone, tz,
+            lead.attempts, variant, rev.loaded.revision, rev.git_commit, lead.ready_at,
+            now.timestamp(),
+        )])
+        self.queue.note_dial(lead.phone, now.timestamp())
+        self.progress.dialed += 1
+        prompts = rev.prompts
+        local_now = now.astimezone(ZoneInfo(tz)) if tz else now
+        request = CallRequest(
+            attempt_id=attempt_id, campaign=campaign.name, phone=lead.phone, lead_key=lead.phone,
+            lead=lead.lead, lead_timezone=tz, attempt_no=lead.attempts, variant=variant,
+            revision=rev.loaded.revision, dispositions=campaign.disposition_names,
+            max_call_duration=campaign.pacing.max_call_duration.total_seconds(),
+            ring_timeout=campaign.pacing.ring_timeout.total_seconds(),
+            simulate=campaign.simulate,
+            render=lambda: prompts.render(lead.lead, local_now, variant),
+            sip_trunk_id=campaign.telephony.sip_trunk_id, caller_id=campaign.telephony.caller_id,
+            transfer_to=campaign.telephony.transfer_to, agent_name=campaign.telephony.agent_name,
+            recording=campaign.recording.enabled,
+        )
+        try:
+            result = await self.backend.place_call(request)
+        except asyncio.CancelledError:
+            ended = self.clock.now().timestamp()
+            self._record(lead, attempt_id, CallResult(status="canceled", ended_at=ended,
+                                                      error="hung up: the run was canceled"),
+                         now.timestamp())
+            raise
+        except Exception as exc:  # a backend fault is a failed dial, not a crashed run
+            result = CallResult(status="failed", ended_at=self.clock.now().timestamp(),
+                                error=f"backend error: {type(exc).__name__}: {exc}")
+        if result.disposition and result.disposition not in campaign.disposition_names:
+            result.error = f"unknown disposition {result.disposition!r} ignored"
+            result.disposition = None
+        self._record(lead, attempt_id, result, now.timestamp())
+        self._reschedule(lead, result)
+
+    def _record(self, lead: LeadState, attempt_id: str, result: CallResult, dialed: float) -> None:
+        ended = result.ended_at or self.clock.now().timestamp()
+        self.writer.write_outcome(Outcome(
+            attempt_id, result.status, result.disposition, result.answered_at, ended,
+            max(ended - dialed, 0.0), result.sip_status, result.callback_at, result.error,
+            result.transcript,
+        ))
+        if result.opted_out:
+            # an opt-out holds at once: queued calls to this number are dropped at dial time
+            self.dnc.add(lead.phone)
+            self.writer.write_dnc(lead.phone, ended, "opt_out", "opted out during a call",
+                                  self.rev.campaign.name, attempt_id)
+        self.progress.statuses[result.status] += 1
+        if result.disposition:
+            self.progress.dispositions[result.disposition] += 1
+
+    def _reschedule(self, lead: LeadState, result: CallResult) -> None:
+        pacing = self.rev.campaign.pacing
+        if lead.attempts >= pacing.max_attempts or result.opted_out:
+            return
+        ended = result.ended_at or self.clock.now().timestamp()
+        due: float | None = None
+        if result.status == "completed":
+            if result.disposition == "callback":
+                if result.callback_at:
+                    due = result.callback_at
+                elif "callback" in pacing.retry:
+                    due = ended + pacing.retry["callback"].total_seconds()
+        elif result.status == "unknown" and not self.options.retry_unknown:
+            due = None
+        elif result.status in pacing.retry:
+            due = ended + pacing.retry[result.status].total_seconds()
+        if due is not None:
+            lead.last_status = result.status
+            self.queue.push(lead, due)
+
+    # ----- stopping and hot reload ----------------------------------------------------------
+    def request_stop(self) -> None:
+        """First Ctrl-C: no new dials; calls in progress end normally. Second: hang them up."""
+        if self.queue is None:
+            return
+        if not self.queue.stopped:
+            self.progress.state = "stopping"
+            self.observer.message("stopping: no new dials; calls in progress finish "
+                                  "(Ctrl-C again to hang up)")
+            self.queue.stop()
+            return
+        if not self._hard_stop:
+            self._hard_stop = True
+            self.progress.state = "canceling"
+            self.observer.message("hanging up calls in progress")
+            for task in list(self._workers.values()):
+                task.cancel()
+
+    async def _watch(self) -> None:
+        import watchfiles
+
+        from dialer.watch import watched_files
+
+        path = self.rev.loaded.path
+        files = watched_files(path)
+        async for changes in watchfiles.awatch(*{f.parent for f in files}, debounce=20, step=10):
+            if not {Path(p).resolve() for _, p in changes} & files:
+                continue
+            self.reload()
+            files = watched_files(path)
+
+    def reload(self) -> bool:
+        """Swap in the campaign as saved now, if it is valid; else report and keep running."""
+        try:
+            rev = load_revision(self.rev.loaded.path)
+        except DialerError as exc:
+            self.progress.last_error = f"reload refused: {exc.format()}"
+            self.observer.message(self.progress.last_error)
+            self.writer.write_event(self.clock.now().timestamp(), self.run_id, None,
+                                    "reload_failed", {"error": exc.format()})
+            return False
+        if rev.campaign.name != self.rev.campaign.name:
+            self.observer.message("reload refused: a running campaign can not change its name")
+            return False
+        if rev.loaded.revision == self.rev.loaded.revision:
+            return False
+        self.rev = rev
+        self.revisions.append(rev.loaded.revision)
+        self.progress.revision = rev.loaded.revision
+        self.progress.last_error = None
+        self.queue.rate.set_rate(rev.campaign.pacing.calls_per_minute)
+        self.queue.replace_rules(queue_rules(rev))
+        if self._group is not None:
+            self._resize_pool()
+        self.writer.write_event(self.clock.now().timestamp(), self.run_id, None, "revision",
+                                {"revision": rev.loaded.revision, "git_commit": rev.git_commit})
+        self.observer.message(f"now running revision {rev.loaded.revision}")
+        return True
+
+
+def _lead_columns(cur) -> list[str]:
+    return [r[0] for r in cur.execute("DESCRIBE __sel").fetchall() if not r[0].startswith("__")]
+
+
+def run_campaign(path: Path, options: RunOptions, observer: RunObserver | None = None
+                 ) -> RunSummary:
+    """Run a campaign to completion, limits, or Ctrl-C; resumable from the run log."""
+    from dialer.schedule.clock import run_real, run_virtual
+
+    observer = observer or RunObserver()
+    rev = load_revision(path)
+    con = open_run_log(options.db)
+    try:
+        recovered = recover_crashed(con, datetime.now(UTC))
+        if recovered:
+            observer.message(f"{recovered} dial(s) from a crashed run had no result: "
+                             "marked unknown (not redialed unless --retry-unknown)")
+
+        async def main(clock) -> RunSummary:
+            runner = Runner(rev, options, con, clock, observer,
+                            make_backend(options.backend, clock, options))
+            if not options.virtual_time:
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, runner.request_stop)
+            try:
+                return await runner.run()
+            finally:
+                await runner.backend.aclose()
+
+        if options.virtual_time:
+            start = options.start or datetime.now(UTC).replace(microsecond=0)
+            return run_virtual(main, start)
+        return run_real(main)
+    finally:
+        con.close()

@@ -1,0 +1,263 @@
+"""The run log's single writer: dial intents, outcomes, transcripts, events, group-committed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+INTENT_COLUMNS = (
+    ("attempt_id", "VARCHAR"),
+    ("run_id", "VARCHAR"),
+    ("campaign", "VARCHAR"),
+    ("lead_key", "VARCHAR"),
+    ("lead_row", "INTEGER"),
+    ("phone", "VARCHAR"),
+    ("lead_timezone", "VARCHAR"),
+    ("attempt_no", "INTEGER"),
+    ("variant", "VARCHAR"),
+    ("revision", "VARCHAR"),
+    ("git_commit", "VARCHAR"),
+    ("scheduled_at", "DOUBLE"),
+    ("dialed_at", "DOUBLE"),
+)
+OUTCOME_COLUMNS = (
+    ("attempt_id", "VARCHAR"),
+    ("status", "VARCHAR"),
+    ("disposition", "VARCHAR"),
+    ("answered_at", "DOUBLE"),
+    ("ended_at", "DOUBLE"),
+    ("duration_s", "DOUBLE"),
+    ("sip_status", "INTEGER"),
+    ("callback_at", "DOUBLE"),
+    ("error", "VARCHAR"),
+)
+_TIMES = {"scheduled_at", "dialed_at", "answered_at", "ended_at", "callback_at"}
+
+
+@dataclass
+class Intent:
+    """A dial about to happen; durable before the backend is asked to dial. Times are epochs."""
+
+    attempt_id: str
+    run_id: str
+    campaign: str
+    lead_key: str
+    lead_row: int | None
+    phone: str
+    lead_timezone: str | None
+    attempt_no: int
+    variant: str | None
+    revision: str
+    git_commit: str | None
+    scheduled_at: float | None
+    dialed_at: float
+
+
+@dataclass
+class Outcome:
+    """How a dial ended. Times are epochs (UTC seconds)."""
+
+    attempt_id: str
+    status: str
+    disposition: str | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    duration_s: float | None = None
+    sip_status: int | None = None
+    callback_at: float | None = None
+    error: str | None = None
+    transcript: list[tuple[float | None, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Batch:
+    intents: list[Intent] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    events: list[tuple[float, str | None, str | None, str, str | None]] = field(
+        default_factory=list
+    )
+    dnc: list[tuple[str, float, str, str | None, str | None, str | None]] = field(
+        default_factory=list
+    )
+    waiters: list[asyncio.Future] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.intents or self.outcomes or self.events or self.dnc or self.waiters)
+
+
+def _columns(rows: list[Any], spec: tuple[tuple[str, str], ...]) -> list[list[Any]]:
+    return [[getattr(r, name) for r in rows] for name, _ in spec]
+
+
+def _select_unnest(spec: tuple[tuple[str, str], ...]) -> str:
+    parts = []
+    for name, kind in spec:
+        expr = f"unnest(?::{kind}[])"
+        parts.append(f"{expr} AS {name}")
+    return "SELECT " + ", ".join(parts)
+
+
+def _ts(name: str) -> str:
+    return f"CASE WHEN {name} IS NULL THEN NULL ELSE to_timestamp({name}) END"
+
+
+class RunLogWriter:
+    """One writer per run log. `write_intents` waits for the commit; the rest are batched.
+
+    Everything submitted while a commit is in progress goes into the next one, so the number of
+    transactions follows the disk, not the call rate. With `sync=True` (virtual time) commits run
+    on the event loop's thread so simulated time can not move during a write.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, sync: bool = False) -> None:
+        self.con = con
+        self.sync = sync
+        self._pending = _Batch()
+        self._wake = asyncio.Event()
+        self._closed = False
+        self._task: asyncio.Task | None = None
+        self.commits = 0
+        self.rows = 0
+
+    async def __aenter__(self) -> RunLogWriter:
+        self._task = asyncio.create_task(self._run(), name="run-log-writer")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def write_intents(self, intents: list[Intent]) -> None:
+        """Queue dial intents and wait until they are committed."""
+        fut = asyncio.get_running_loop().create_future()
+        self._pending.intents.extend(intents)
+        self._pending.waiters.append(fut)
+        self._wake.set()
+        await fut
+
+    def write_outcome(self, outcome: Outcome) -> None:
+        self._pending.outcomes.append(outcome)
+        self._wake.set()
+
+    def write_event(self, at: float, run_id: str | None, attempt_id: str | None, kind: str,
+                    data: dict | None = None) -> None:
+        self._pending.events.append(
+            (at, run_id, attempt_id, kind, json.dumps(data) if data is not None else None)
+        )
+        self._wake.set()
+
+    def write_dnc(self, phone: str, at: float, source: str, reason: str | None,
+                  campaign: str | None, attempt_id: str | None) -> None:
+        self._pending.dnc.append((phone, at, source, reason, campaign, attempt_id))
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Wait until everything submitted so far is committed."""
+        fut = asyncio.get_running_loop().create_future()
+        self._pending.waiters.append(fut)
+        self._wake.set()
+        await fut
+
+    async def close(self) -> None:
+        if self._task is None:
+            return
+        await self.flush()
+        self._closed = True
+        self._wake.set()
+        await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, _Batch()
+            if batch:
+                try:
+                    if self.sync:
+                        self._commit(batch)
+                    else:
+                        await asyncio.to_thread(self._commit, batch)
+                except BaseException as exc:  # every waiter learns the write failed
+                    for fut in batch.waiters:
+                        if not fut.done():
+                            fut.set_exception(exc if isinstance(exc, Exception) else
+                                              RuntimeError("run log write interrupted"))
+                    if not isinstance(exc, Exception):
+                        raise
+                else:
+                    for fut in batch.waiters:
+                        if not fut.done():
+                            fut.set_result(None)
+            if self._closed and not self._pending:
+                return
+
+    def _commit(self, batch: _Batch) -> None:
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            if batch.intents:
+                self._insert_intents(batch.intents)
+            if batch.outcomes:
+                self._apply_outcomes(batch.outcomes)
+            if batch.events:
+                cols = [list(c) for c in zip(*batch.events, strict=True)]
+                con.execute(
+                    "INSERT INTO events (occurred_at, run_id, attempt_id, kind, data) "
+                    "SELECT to_timestamp(unnest(?::DOUBLE[])), unnest(?::VARCHAR[]), "
+                    "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])::JSON",
+                    cols,
+                )
+            if batch.dnc:
+                seen: dict[str, tuple] = {}
+                for row in batch.dnc:
+                    seen.setdefault(row[0], row)
+                cols = [list(c) for c in zip(*seen.values(), strict=True)]
+                con.execute(
+                    "INSERT INTO dnc (phone, added_at, source, reason, campaign, attempt_id) "
+                    "SELECT * FROM (SELECT unnest(?::VARCHAR[]) AS phone, "
+                    "to_timestamp(unnest(?::DOUBLE[])), unnest(?::VARCHAR[]), "
+                    "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])) "
+                    "WHERE phone NOT IN (SELECT phone FROM dnc)",
+                    cols,
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self.commits += 1
+        self.rows += len(batch.intents) + len(batch.outcomes) + len(batch.events) + len(batch.dnc)
+
+    def _insert_intents(self, intents: list[Intent]) -> None:
+        names = [n for n, _ in INTENT_COLUMNS]
+        select = ", ".join(_ts(n) if n in _TIMES else n for n in names)
+        self.con.execute(
+            f"INSERT INTO attempts ({', '.join(names)}, status) "
+            f"SELECT {select}, 'dialing' FROM ({_select_unnest(INTENT_COLUMNS)})",
+            _columns(intents, INTENT_COLUMNS),
+        )
+
+    def _apply_outcomes(self, outcomes: list[Outcome]) -> None:
+        names = [n for n, _ in OUTCOME_COLUMNS if n != "attempt_id"]
+        sets = ", ".join(f"{n} = {_ts('r.' + n) if n in _TIMES else 'r.' + n}" for n in names)
+        self.con.execute(
+            f"UPDATE attempts SET {sets} FROM ({_select_unnest(OUTCOME_COLUMNS)}) r "
+            "WHERE attempts.attempt_id = r.attempt_id",
+            _columns(outcomes, OUTCOME_COLUMNS),
+        )
+        lines = [
+            (o.attempt_id, seq, at, role, text)
+            for o in outcomes
+            for seq, (at, role, text) in enumerate(o.transcript)
+        ]
+        if lines:
+            cols = [list(c) for c in zip(*lines, strict=True)]
+            self.con.execute(
+                "INSERT INTO transcripts (attempt_id, seq, spoken_at, role, text) "
+                "SELECT unnest(?::VARCHAR[]), unnest(?::INTEGER[]), "
+                "to_timestamp(unnest(?::DOUBLE[])), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+                cols,
+            )
