@@ -31,12 +31,19 @@ class CallRequest:
     ring_timeout: float
     simulate: Simulate
     render: Callable[[], Rendered]
+    render_text: Callable[[str], str | None]
     sip_trunk_id: str | None = None
     caller_id: str | None = None
     transfer_to: str | None = None
     agent_name: str = "dialer"
     recording: bool = False
     _rendered: Rendered | None = field(default=None, repr=False)
+
+    def text(self, field: str) -> str | None:
+        """One rendered template (opening or voicemail), without rendering the rest."""
+        if self._rendered is not None:
+            return getattr(self._rendered, field)
+        return self.render_text(field)
 
     @property
     def prompts(self) -> Rendered:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
+import zlib
 
 from dialer.backends.base import CallRequest, CallResult
 
@@ -26,6 +29,9 @@ _REPLIES = {
 }
 
 
+_OUTCOMES = ("completed", "busy", "no_answer", "voicemail", "failed")
+
+
 class SimulatedBackend:
     """A handler-driven stand-in for real calls; deterministic for a seed and a lead's attempt."""
 
@@ -35,20 +41,41 @@ class SimulatedBackend:
         self.clock = clock
         self.seed = seed
         self.speed = speed if speed > 0 else 1.0
+        self._cache: dict = {}
 
     async def _wait(self, seconds: float) -> None:
         if seconds > 0:
             await self.clock.sleep(seconds / self.speed)
 
+    def _weights(self, request: CallRequest) -> tuple[list[float], list[str], list[float]]:
+        """Cumulative outcome and disposition weights, computed once per campaign revision."""
+        sim = request.simulate
+        key = (id(sim), tuple(request.dispositions))
+        cached = self._cache.get(key)
+        if cached is None:
+            rates = [sim.answer, sim.busy, sim.no_answer, sim.voicemail, sim.failed]
+            names = list(request.dispositions)
+            weights = [
+                sim.dispositions.get(n, DEFAULT_DISPOSITION_WEIGHTS.get(n, 1.0))
+                if sim.dispositions else DEFAULT_DISPOSITION_WEIGHTS.get(n, 1.0)
+                for n in names
+            ]
+            cached = (list(itertools.accumulate(rates)), names, list(itertools.accumulate(weights)))
+            self._cache = {key: cached, **self._cache} if len(self._cache) < 64 else {key: cached}
+        return cached
+
     def draw(self, request: CallRequest) -> tuple[str, float, float, str | None, float | None]:
         """(status, ring seconds, talk seconds, disposition, callback delay) for this attempt."""
         sim = request.simulate
-        rng = random.Random(f"{self.seed}\0{request.lead_key}\0{request.attempt_no}")
-        outcomes = [("completed", sim.answer), ("busy", sim.busy), ("no_answer", sim.no_answer),
-                    ("voicemail", sim.voicemail), ("failed", sim.failed)]
-        status = rng.choices([o for o, _ in outcomes], [w for _, w in outcomes])[0]
-        ring = rng.uniform(sim.ring_time.min.total_seconds(), sim.ring_time.max.total_seconds())
-        talk = rng.uniform(sim.talk_time.min.total_seconds(), sim.talk_time.max.total_seconds())
+        key = zlib.crc32(f"{request.lead_key}\0{request.attempt_no}".encode())
+        rng = random.Random((self.seed << 32) | key)
+        outcome_edges, names, disposition_edges = self._weights(request)
+        pick = rng.random() * outcome_edges[-1]
+        status = _OUTCOMES[min(bisect.bisect_right(outcome_edges, pick), 4)]
+        ring_min, ring_max = sim.ring_time.min.total_seconds(), sim.ring_time.max.total_seconds()
+        talk_min, talk_max = sim.talk_time.min.total_seconds(), sim.talk_time.max.total_seconds()
+        ring = ring_min + (ring_max - ring_min) * rng.random()
+        talk = talk_min + (talk_max - talk_min) * rng.random()
         if status == "no_answer":
             ring, talk = request.ring_timeout, 0.0
         elif status == "busy":
@@ -60,33 +87,34 @@ class SimulatedBackend:
         ring = min(ring, request.ring_timeout)
         talk = min(talk, request.max_call_duration)
         disposition, callback = None, None
-        if status == "completed":
-            names = request.dispositions
-            weights = [sim.dispositions.get(n, DEFAULT_DISPOSITION_WEIGHTS.get(n, 1.0))
-                       if sim.dispositions else DEFAULT_DISPOSITION_WEIGHTS.get(n, 1.0)
-                       for n in names]
-            if names and sum(weights) > 0:
-                disposition = rng.choices(names, weights)[0]
+        if status == "completed" and names and disposition_edges[-1] > 0:
+            pick = rng.random() * disposition_edges[-1]
+            disposition = names[min(bisect.bisect_right(disposition_edges, pick), len(names) - 1)]
             if disposition == "callback":
-                callback = rng.uniform(3600, 2 * 86400)
+                callback = 3600 + (2 * 86400 - 3600) * rng.random()
         return status, ring, talk, disposition, callback
 
     async def place_call(self, request: CallRequest) -> CallResult:
         status, ring, talk, disposition, callback = self.draw(request)
-        started = self.clock.now().timestamp()
-        await self._wait(ring)
-        answered = self.clock.now().timestamp() if status in ("completed", "voicemail") else None
+        started = self.clock.timestamp()
+        if ring > 0:
+            await self._wait(ring)
+            answered_at = self.clock.timestamp()
+        else:
+            answered_at = started
+        answered = answered_at if status in ("completed", "voicemail") else None
         transcript: list[tuple[float | None, str, str]] = []
         if status == "completed":
-            opening = request.prompts.opening
-            transcript = [(answered, "agent", opening),
+            transcript = [(answered, "agent", request.text("opening") or ""),
                           (answered, "user", _REPLIES.get(disposition or "", "Okay."))]
         elif status == "voicemail":
-            message = request.prompts.voicemail
+            message = request.text("voicemail")
             if message:
                 transcript = [(answered, "agent", message)]
-        await self._wait(talk)
-        ended = self.clock.now().timestamp()
+        ended = answered_at
+        if talk > 0:
+            await self._wait(talk)
+            ended = self.clock.timestamp()
         if status == "completed":
             transcript.append((ended, "agent", "Thanks for your time. Goodbye!"))
         return CallResult(

@@ -220,6 +220,23 @@ class Prompts:
                 self._location(label, _template_line(exc, label)),
             ) from None
 
+    def render_text(
+        self, field: str, lead: Mapping[str, Any], now: datetime, variant: str | None = None
+    ) -> str | None:
+        """One rendered template ('opening', 'voicemail' or 'instructions' without the
+        Lead Context block); None when the campaign has no such template."""
+        label = self._label(field, variant)
+        if label is None:
+            return None
+        lead_obj = lead if isinstance(lead, Lead) else Lead(lead)
+        context = {
+            "lead": lead_obj,
+            "vars": self._vars,
+            "campaign": {"name": self.campaign.name, "description": self.campaign.description},
+            "now": now,
+        }
+        return self.render_one(label, context, lead_obj.get("row")).strip()
+
     def render(
         self, lead: Mapping[str, Any], now: datetime, variant: str | None = None
     ) -> Rendered:

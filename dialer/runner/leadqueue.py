@@ -93,7 +93,7 @@ class LeadQueue:
         return len(self._heap)
 
     def _now(self) -> float:
-        return self.clock.now().timestamp()
+        return self.clock.timestamp()
 
     def push(self, lead: LeadState, not_before: float) -> bool:
         """Queue a lead for its first allowed instant at or after `not_before`; False if never."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import socket
@@ -269,7 +270,7 @@ class Runner:
             finally:
                 queue.finished_call()
                 self.progress.in_flight = queue.in_flight
-                self.progress.now = self.clock.now().timestamp()
+                self.progress.now = self.clock.timestamp()
                 self.observer.update(self.progress)
 
     async def _dial(self, lead: LeadState) -> None:
@@ -278,18 +279,18 @@ class Runner:
         self._seq += 1
         attempt_id = f"{self.run_id}-{self._seq:06d}"
         lead.attempts += 1
-        now = self.clock.now()
+        dialed = self.clock.timestamp()
+        now = datetime.fromtimestamp(dialed, UTC)
         variant = rev.prompts.choose_variant(lead.phone)
         tz = lead.lead.get("timezone") or None
         await self.writer.write_intents([Intent(
             attempt_id, self.run_id, campaign.name, lead.phone, lead.row, lead.phone, tz,
-            lead.attempts, variant, rev.loaded.revision, rev.git_commit, lead.ready_at,
-            now.timestamp(),
+            lead.attempts, variant, rev.loaded.revision, rev.git_commit, lead.ready_at, dialed,
         )])
-        self.queue.note_dial(lead.phone, now.timestamp())
+        self.queue.note_dial(lead.phone, dialed)
         self.progress.dialed += 1
         prompts = rev.prompts
-        local_now = now.astimezone(ZoneInfo(tz)) if tz else now
+        local_now = now.astimezone(_zone(tz)) if tz else now
         request = CallRequest(
             attempt_id=attempt_id, campaign=campaign.name, phone=lead.phone, lead_key=lead.phone,
             lead=lead.lead, lead_timezone=tz, attempt_no=lead.attempts, variant=variant,
@@ -298,6 +299,7 @@ class Runner:
             ring_timeout=campaign.pacing.ring_timeout.total_seconds(),
             simulate=campaign.simulate,
             render=lambda: prompts.render(lead.lead, local_now, variant),
+            render_text=lambda f: prompts.render_text(f, lead.lead, local_now, variant),
             sip_trunk_id=campaign.telephony.sip_trunk_id, caller_id=campaign.telephony.caller_id,
             transfer_to=campaign.telephony.transfer_to, agent_name=campaign.telephony.agent_name,
             recording=campaign.recording.enabled,
@@ -305,22 +307,22 @@ class Runner:
         try:
             result = await self.backend.place_call(request)
         except asyncio.CancelledError:
-            ended = self.clock.now().timestamp()
+            ended = self.clock.timestamp()
             self._record(lead, attempt_id, CallResult(status="canceled", ended_at=ended,
                                                       error="hung up: the run was canceled"),
-                         now.timestamp())
+                         dialed)
             raise
         except Exception as exc:  # a backend fault is a failed dial, not a crashed run
-            result = CallResult(status="failed", ended_at=self.clock.now().timestamp(),
+            result = CallResult(status="failed", ended_at=self.clock.timestamp(),
                                 error=f"backend error: {type(exc).__name__}: {exc}")
         if result.disposition and result.disposition not in campaign.disposition_names:
             result.error = f"unknown disposition {result.disposition!r} ignored"
             result.disposition = None
-        self._record(lead, attempt_id, result, now.timestamp())
+        self._record(lead, attempt_id, result, dialed)
         self._reschedule(lead, result)
 
     def _record(self, lead: LeadState, attempt_id: str, result: CallResult, dialed: float) -> None:
-        ended = result.ended_at or self.clock.now().timestamp()
+        ended = result.ended_at or self.clock.timestamp()
         self.writer.write_outcome(Outcome(
             attempt_id, result.status, result.disposition, result.answered_at, ended,
             max(ended - dialed, 0.0), result.sip_status, result.callback_at, result.error,
@@ -339,7 +341,7 @@ class Runner:
         pacing = self.rev.campaign.pacing
         if lead.attempts >= pacing.max_attempts or result.opted_out:
             return
-        ended = result.ended_at or self.clock.now().timestamp()
+        ended = result.ended_at or self.clock.timestamp()
         due: float | None = None
         if result.status == "completed":
             if result.disposition == "callback":
@@ -413,6 +415,11 @@ class Runner:
                                 {"revision": rev.loaded.revision, "git_commit": rev.git_commit})
         self.observer.message(f"now running revision {rev.loaded.revision}")
         return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def _lead_columns(cur) -> list[str]:

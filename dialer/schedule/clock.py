@@ -85,6 +85,10 @@ class RealClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    def timestamp(self) -> float:
+        """`now()` as UTC epoch seconds, without building a datetime (hot paths)."""
+        return time.time()
+
     def monotonic(self) -> float:
         return time.monotonic()
 
@@ -124,6 +128,10 @@ class VirtualClock:
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=self._loop.time() - self._origin)
+
+    def timestamp(self) -> float:
+        """`now()` as UTC epoch seconds, without building a datetime (hot paths)."""
+        return self._start.timestamp() + (self._loop.time() - self._origin)
 
     def monotonic(self) -> float:
         return self._loop.time()
