@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -31,10 +31,34 @@ sys.path.insert(0, str(REPO))
 from dialer.store.connect import open_run_log  # noqa: E402
 from dialer.store.writer import INTENT_COLUMNS, Intent, RunLogWriter  # noqa: E402
 
-
 # Area codes in service: with the 555 exchange these make 250,000 valid distinct numbers.
-AREA_CODES = [201, 212, 312, 415, 617, 713, 303, 206, 404, 512, 646, 720, 602, 801, 305, 702, 214,
-              425, 619, 503, 615, 816, 919, 704, 412]
+AREA_CODES = [
+    201,
+    212,
+    312,
+    415,
+    617,
+    713,
+    303,
+    206,
+    404,
+    512,
+    646,
+    720,
+    602,
+    801,
+    305,
+    702,
+    214,
+    425,
+    619,
+    503,
+    615,
+    816,
+    919,
+    704,
+    412,
+]
 
 
 def midday_zone() -> str:
@@ -81,8 +105,13 @@ simulate:
 def dialer(*args: str, cwd: Path) -> tuple[float, dict, int]:
     """Run `dialer` in a child process; (wall seconds, JSON summary, peak RSS KiB)."""
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "dialer", *args, "--json", "--quiet"],
-                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dialer", *args, "--json", "--quiet"],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     out, err = proc.communicate()
     wall = time.perf_counter() - started
     if proc.returncode != 0:
@@ -106,14 +135,30 @@ def raw_insert_rate(rows: int) -> float:
 
     with tempfile.TemporaryDirectory() as tmp:
         con = open_run_log(Path(tmp) / "raw.duckdb")
-        batch = [Intent(f"a{i}", "r", "c", f"+1{i:010d}", i, f"+1{i:010d}", "Etc/UTC", 1, None,
-                        "rev", None, 1.7e9, 1.7e9) for i in range(rows)]
+        batch = [
+            Intent(
+                f"a{i}",
+                "r",
+                "c",
+                f"+1{i:010d}",
+                i,
+                f"+1{i:010d}",
+                "Etc/UTC",
+                1,
+                None,
+                "rev",
+                None,
+                1.7e9,
+                1.7e9,
+            )
+            for i in range(rows)
+        ]
 
         async def go() -> float:
             async with RunLogWriter(con.cursor()) as writer:
                 started = time.perf_counter()
                 for i in range(0, rows, 1000):
-                    await writer.write_intents(batch[i:i + 1000])
+                    await writer.write_intents(batch[i : i + 1000])
                 return time.perf_counter() - started
 
         elapsed = asyncio.run(go())
@@ -124,58 +169,130 @@ def raw_insert_rate(rows: int) -> float:
 
 def throughput(folder: Path, leads: int) -> dict:
     zone = midday_zone()
-    campaign = CAMPAIGN.format(concurrency=1000, cpm=100_000_000, start="00:00", end="24:00",
-                               attempts=1, ring="0s", talk_min="0s", talk_max="0s",
-                               ring_timeout="0s")
+    campaign = CAMPAIGN.format(
+        concurrency=1000,
+        cpm=100_000_000,
+        start="00:00",
+        end="24:00",
+        attempts=1,
+        ring="0s",
+        talk_min="0s",
+        talk_max="0s",
+        ring_timeout="0s",
+    )
     write_project(folder, leads, zone, campaign)
     wall, summary, _ = dialer("run", "campaigns/bench.yaml", cwd=folder)
     con = duckdb.connect(str(folder / "runs" / "dialer.duckdb"), read_only=True)
     first, last, n = con.execute(
-        "SELECT epoch(min(dialed_at)), epoch(max(ended_at)), count(*) FROM attempts").fetchone()
+        "SELECT epoch(min(dialed_at)), epoch(max(ended_at)), count(*) FROM attempts"
+    ).fetchone()
     con.close()
     dial_span = max(last - first, 1e-9)
-    return {"leads": leads, "dials": n, "wall_s": round(wall, 2),
-            "dialing_s": round(dial_span, 2), "attempts_per_s": round(n / dial_span),
-            "target_attempts_per_s": 10_000}
+    return {
+        "leads": leads,
+        "dials": n,
+        "wall_s": round(wall, 2),
+        "dialing_s": round(dial_span, 2),
+        "attempts_per_s": round(n / dial_span),
+        "target_attempts_per_s": 10_000,
+    }
 
 
 def memory(folder: Path, in_flight: int) -> dict:
-    campaign = CAMPAIGN.format(concurrency=in_flight, cpm=100_000_000, start="00:00", end="24:00",
-                               attempts=1, ring="1s", talk_min="3s", talk_max="5s",
-                               ring_timeout="5s")
+    campaign = CAMPAIGN.format(
+        concurrency=in_flight,
+        cpm=100_000_000,
+        start="00:00",
+        end="24:00",
+        attempts=1,
+        ring="1s",
+        talk_min="3s",
+        talk_max="5s",
+        ring_timeout="5s",
+    )
     write_project(folder, in_flight, midday_zone(), campaign)
     wall, summary, rss = dialer_rss("run", "campaigns/bench.yaml", cwd=folder)
     con = duckdb.connect(str(folder / "runs" / "dialer.duckdb"), read_only=True)
     rows = con.execute("SELECT epoch(dialed_at), epoch(ended_at) FROM attempts").fetchall()
     con.close()
-    events = sorted([(a, 1) for a, _ in rows] + [(b, -1) for _, b in rows],
-                    key=lambda e: (e[0], e[1]))
+    events = sorted(
+        [(a, 1) for a, _ in rows] + [(b, -1) for _, b in rows], key=lambda e: (e[0], e[1])
+    )
     level = peak = 0
     for _, step in events:
         level += step
         peak = max(peak, level)
-    return {"in_flight_target": in_flight, "peak_in_flight": peak, "wall_s": round(wall, 2),
-            "peak_rss_mb": round(rss, 1), "target_rss_mb": 300}
+    return {
+        "in_flight_target": in_flight,
+        "peak_in_flight": peak,
+        "wall_s": round(wall, 2),
+        "peak_rss_mb": round(rss, 1),
+        "target_rss_mb": 300,
+    }
 
 
 def forecast(folder: Path, leads: int) -> dict:
-    campaign = CAMPAIGN.format(concurrency=200, cpm=600, start="09:00", end="17:00", attempts=3,
-                               ring="5s", talk_min="30s", talk_max="3m", ring_timeout="30s")
+    campaign = CAMPAIGN.format(
+        concurrency=200,
+        cpm=600,
+        start="09:00",
+        end="17:00",
+        attempts=3,
+        ring="5s",
+        talk_min="30s",
+        talk_max="3m",
+        ring_timeout="30s",
+    )
     write_project(folder, leads, "America/New_York", campaign)
-    wall, summary, _ = dialer("run", "campaigns/bench.yaml", "--virtual-time", "--start",
-                              "2026-11-23T13:00:00+00:00", "--days", "7", cwd=folder)
-    return {"leads": leads, "days": 7, "dials": summary["dialed"], "wall_s": round(wall, 2),
-            "target_wall_s": 20, "left_waiting": summary["left_waiting"]}
+    wall, summary, _ = dialer(
+        "run",
+        "campaigns/bench.yaml",
+        "--virtual-time",
+        "--start",
+        "2026-11-23T13:00:00+00:00",
+        "--days",
+        "7",
+        cwd=folder,
+    )
+    return {
+        "leads": leads,
+        "days": 7,
+        "dials": summary["dialed"],
+        "wall_s": round(wall, 2),
+        "target_wall_s": 20,
+        "left_waiting": summary["left_waiting"],
+    }
 
 
 def hot_reload(folder: Path, saves: int) -> dict:
-    campaign = CAMPAIGN.format(concurrency=20, cpm=100_000_000, start="00:00", end="24:00",
-                               attempts=1, ring="0s", talk_min="0.2s", talk_max="0.2s",
-                               ring_timeout="0.2s")
+    campaign = CAMPAIGN.format(
+        concurrency=20,
+        cpm=100_000_000,
+        start="00:00",
+        end="24:00",
+        attempts=1,
+        ring="0s",
+        talk_min="0.2s",
+        talk_max="0.2s",
+        ring_timeout="0.2s",
+    )
     path = write_project(folder, 50_000, midday_zone(), campaign)
-    proc = subprocess.Popen([sys.executable, "-m", "dialer", "run", "campaigns/bench.yaml",
-                             "--watch", "--quiet", "--json"], cwd=folder,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dialer",
+            "run",
+            "campaigns/bench.yaml",
+            "--watch",
+            "--quiet",
+            "--json",
+        ],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert "started" in proc.stderr.readline()
     time.sleep(1.0)
     saved_at = []
@@ -189,13 +306,17 @@ def hot_reload(folder: Path, saves: int) -> dict:
     proc.communicate(timeout=60)
     con = duckdb.connect(str(folder / "runs" / "dialer.duckdb"), read_only=True)
     firsts = con.execute(
-        "SELECT revision, epoch(min(dialed_at)) FROM attempts GROUP BY 1 ORDER BY 2").fetchall()
+        "SELECT revision, epoch(min(dialed_at)) FROM attempts GROUP BY 1 ORDER BY 2"
+    ).fetchall()
     con.close()
     latencies = [(t - s) * 1000 for (_, t), s in zip(firsts[1:], saved_at, strict=False)]
-    return {"saves": saves, "revisions_seen": len(firsts),
-            "latency_ms": [round(x, 1) for x in latencies],
-            "median_ms": round(statistics.median(latencies), 1) if latencies else None,
-            "target_median_ms": 150}
+    return {
+        "saves": saves,
+        "revisions_seen": len(firsts),
+        "latency_ms": [round(x, 1) for x in latencies],
+        "median_ms": round(statistics.median(latencies), 1) if latencies else None,
+        "target_median_ms": 150,
+    }
 
 
 def main() -> None:

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_startup.py", "bench_plan.py", "bench_window.py", "bench_rate.py",
-           "bench_phones.py"]
+BENCHES = ["bench_startup.py", "bench_plan.py", "bench_window.py", "bench_rate.py", "bench_run.py"]
 
 
 def main() -> None:

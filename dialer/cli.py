@@ -243,7 +243,9 @@ def run(
     campaign: Annotated[Path, typer.Argument(help="Campaign file.")],
     backend: Annotated[str, typer.Option("--backend", help="simulate | livekit.")] = "simulate",
     db: DbOption = None,
-    max_calls: Annotated[int | None, typer.Option("--max-calls", help="Stop after N dials.")] = None,
+    max_calls: Annotated[
+        int | None, typer.Option("--max-calls", help="Stop after N dials.")
+    ] = None,
     concurrency: Annotated[
         int | None, typer.Option("--concurrency", help="Calls in flight (overrides pacing).")
     ] = None,
@@ -275,11 +277,22 @@ def run(
     if concurrency is not None and concurrency < 1:
         raise typer.BadParameter("--concurrency must be at least 1")
     options = RunOptions(
-        db=_db(db), backend=backend, max_calls=max_calls, concurrency=concurrency, seed=seed,
-        watch=watch, virtual_time=virtual_time, start=_parse_at(start), days=days, speed=speed,
-        wait=wait, retry_unknown=retry_unknown,
+        db=_db(db),
+        backend=backend,
+        max_calls=max_calls,
+        concurrency=concurrency,
+        seed=seed,
+        watch=watch,
+        virtual_time=virtual_time,
+        start=_parse_at(start),
+        days=days,
+        speed=speed,
+        wait=wait,
+        retry_unknown=retry_unknown,
     )
-    observer = QuietObserver() if (quiet or as_json or not sys.stderr.isatty()) else TerminalObserver()
+    observer = (
+        QuietObserver() if (quiet or as_json or not sys.stderr.isatty()) else TerminalObserver()
+    )
     summary = run_campaign(campaign, options, observer)
     if as_json:
         print(json.dumps(summary.to_dict()))
@@ -293,8 +306,10 @@ def _print_summary(summary) -> None:
     if summary.dispositions:
         print("dispositions: " + ", ".join(f"{k} {v}" for k, v in summary.dispositions.items()))
     if summary.left_waiting:
-        print(f"{summary.left_waiting} lead(s) wait for a retry or their window: run again "
-              "later, or use --wait")
+        print(
+            f"{summary.left_waiting} lead(s) wait for a retry or their window: run again "
+            "later, or use --wait"
+        )
 
 
 dnc_app = typer.Typer(help="The do-not-call list every campaign honours.", no_args_is_help=True)
@@ -413,9 +428,11 @@ def runs(
     if not rows:
         print("no runs yet")
     for r in rows:
-        print(f"{r['run_id']}  {r['started_at']}  {r['status']:<9} {r['campaign']} "
-              f"(revision {r['revision']}, {r['backend']}): {r['dials']} dials, "
-              f"{r['connected']} connected")
+        print(
+            f"{r['run_id']}  {r['started_at']}  {r['status']:<9} {r['campaign']} "
+            f"(revision {r['revision']}, {r['backend']}): {r['dials']} dials, "
+            f"{r['connected']} connected"
+        )
 
 
 @app.command()

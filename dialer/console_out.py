@@ -107,25 +107,33 @@ def print_diff(result) -> None:
 def print_report(report) -> None:
     out = _console()
     t = report.totals
-    out.print(f"[bold]{report.campaign or 'all campaigns'}[/]"
-              + (f" · run {report.run_id}" if report.run_id else ""))
+    out.print(
+        f"[bold]{report.campaign or 'all campaigns'}[/]"
+        + (f" · run {report.run_id}" if report.run_id else "")
+    )
 
     def pct(v):
         return "-" if v is None else f"{v:.1%}"
 
-    out.print(f"dials {t['dials']} · connect {pct(t['connect_rate'])} · voicemail "
-              f"{pct(t['voicemail_rate'])} · avg talk {t['avg_talk_s'] or 0:.0f}s · completion "
-              f"{pct(t['completion_rate'])} · conversion {pct(t['conversion_rate'])}")
+    out.print(
+        f"dials {t['dials']} · connect {pct(t['connect_rate'])} · voicemail "
+        f"{pct(t['voicemail_rate'])} · avg talk {t['avg_talk_s'] or 0:.0f}s · completion "
+        f"{pct(t['completion_rate'])} · conversion {pct(t['conversion_rate'])}"
+    )
     if report.dispositions:
         out.print("dispositions: " + ", ".join(f"{k} {v}" for k, v in report.dispositions.items()))
     if report.progress:
         p = report.progress
         waiting = p.get("waiting_retry", 0)
         callable_ = p.get("callable_now", 0) + p.get("outside_window", 0)
-        never = sum(p.get(k, 0) for k in ("invalid_phone", "duplicate", "suppressed",
-                                           "no_timezone", "no_window"))
-        out.print(f"lead list: done {p.get('done', 0)} · waiting retry {waiting} · exhausted "
-                  f"{p.get('exhausted', 0)} · still to call {callable_} · never callable {never}")
+        never = sum(
+            p.get(k, 0)
+            for k in ("invalid_phone", "duplicate", "suppressed", "no_timezone", "no_window")
+        )
+        out.print(
+            f"lead list: done {p.get('done', 0)} · waiting retry {waiting} · exhausted "
+            f"{p.get('exhausted', 0)} · still to call {callable_} · never callable {never}"
+        )
     for title, rows in (("by revision", report.by_revision), ("by variant", report.by_variant)):
         if not rows:
             continue
@@ -133,7 +141,12 @@ def print_report(report) -> None:
         for col in ("key", "dials", "connect", "voicemail", "avg talk", "conversion"):
             table.add_column(col)
         for r in rows:
-            table.add_row(str(r["key"]), str(r["dials"]), pct(r["connect_rate"]),
-                          pct(r["voicemail_rate"]), f"{r['avg_talk_s'] or 0:.0f}s",
-                          pct(r["conversion_rate"]))
+            table.add_row(
+                str(r["key"]),
+                str(r["dials"]),
+                pct(r["connect_rate"]),
+                pct(r["voicemail_rate"]),
+                f"{r['avg_talk_s'] or 0:.0f}s",
+                pct(r["conversion_rate"]),
+            )
         out.print(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import glob
 import re
 import zoneinfo
@@ -13,7 +14,12 @@ import duckdb
 from dialer.campaign.load import LoadedCampaign
 from dialer.campaign.sqlcheck import check_fragment
 from dialer.errors import DialerError, LeadSourceError, Location
-from dialer.phones import install_phone_sql, normalize_phone, with_timezones_sql
+from dialer.phones import (
+    install_phone_sql,
+    normalize_phone,
+    timezones_for_phone,
+    with_timezones_sql,
+)
 from dialer.store.connect import attach_run_log
 
 # Stages a source row can stop at, in the order they are checked.
@@ -36,6 +42,8 @@ _PHONE_HEADERS = (
     "telephone",
     "msisdn",
 )
+# Up to this many distinct numbers are normalised in Python; more go through compiled SQL.
+SMALL_SOURCE = 5_000
 _LINE_RE = re.compile(r"[Ll]ine:? (\d+)")
 
 
@@ -235,13 +243,52 @@ def _suppression_table(
             raise LeadSourceError(f"suppression list not found: {spec}", where, field="suppress")
         for f in files:
             _load_suppression_file(Path(f), con, region, where)
-    union = "SELECT dialer_e164(phone, " + region + ") AS phone FROM __suppress_raw"
+
+
+def _suppressed(con: duckdb.DuckDBPyConnection, has_log: bool, catalog: str) -> None:
+    """`__suppress`: every suppressed E.164 number (lists through `__phones`, plus dnc)."""
+    union = "SELECT p.e164 AS phone FROM __suppress_raw s JOIN __phones p ON p.raw = s.phone"
     if has_log:
         union += f" UNION ALL SELECT phone FROM {quote_ident(catalog)}.dnc"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __suppress AS SELECT DISTINCT phone FROM ({union}) "
         "WHERE phone IS NOT NULL"
     )
+
+
+def _phone_map(con: duckdb.DuckDBPyConnection, region: str, raw_sql: str) -> str:
+    """`__phones(raw, e164, zones)` for every distinct written number; returns the method used.
+
+    A small list is normalised by phonenumbers itself (no SQL to compile); a large one by the
+    SQL that `dialer.phones` compiles from phonenumbers' metadata, which is stricter on exotic
+    input (extensions, letters) and never looser.
+    """
+    count = con.execute(f"SELECT count(*) FROM ({raw_sql})").fetchone()[0]
+    if count <= SMALL_SOURCE:
+        raws = [r[0] for r in con.execute(raw_sql).fetchall()]
+        e164 = [normalize_phone(r, region) for r in raws]
+        zones_of = {p: list(timezones_for_phone(p)) for p in set(e164) if p}
+        zones = [zones_of.get(p) if p else None for p in e164]
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __phones (raw VARCHAR, e164 VARCHAR, zones VARCHAR[])"
+        )
+        if raws:
+            con.execute(
+                "INSERT INTO __phones SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+                "unnest(?::VARCHAR[][])",
+                [raws, e164, zones],
+            )
+        return "python"
+    install_phone_sql(con)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __phones_e164 AS "
+        f"SELECT raw, dialer_e164(raw, {quote_str(region)}) AS e164 FROM ({raw_sql})"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __phones AS "
+        + with_timezones_sql("SELECT raw, e164 FROM __phones_e164", "e164", "zones")
+    )
+    return "sql"
 
 
 def _load_suppression_file(
@@ -293,7 +340,6 @@ def select_leads(
     caller already has the run log open.
     """
     con = con or duckdb.connect()
-    install_phone_sql(con)
     files = read_source(loaded, con)
     headers = [r[0] for r in con.execute("DESCRIBE __src").fetchall()]
     mapped = _mapped_select(loaded, headers)
@@ -310,14 +356,27 @@ def select_leads(
     _suppression_table(loaded, con, has_log, catalog)
     _timezone_names(con)
     leads = loaded.campaign.leads
-    region = quote_str(leads.default_region)
     where = f"WHERE ({leads.where})" if leads.where else ""
+    matched = f"SELECT * FROM (SELECT {mapped} FROM __src) {where}"
+    try:
+        _phone_map(
+            con,
+            leads.default_region,
+            f"SELECT DISTINCT raw FROM (SELECT CAST(phone AS VARCHAR) AS raw FROM ({matched}) "
+            "UNION ALL SELECT phone FROM __suppress_raw) WHERE raw IS NOT NULL",
+        )
+    except duckdb.Error as exc:
+        raise DialerError(
+            f"lead query failed: {str(exc).splitlines()[0]}",
+            loaded.locate(("leads", "where" if leads.where else "source")),
+            field="leads.where" if leads.where else "leads.source",
+        ) from None
+    _suppressed(con, has_log, catalog)
     order = f"{leads.order_by}, __row" if leads.order_by else "__row"
     tz = "timezone" if "timezone" in columns else None
     tz_valid = (
         f"(CAST({quote_ident(tz)} AS VARCHAR) IN (SELECT name FROM __iana))" if tz else "false"
     )
-    zoned = with_timezones_sql("SELECT * FROM s", "__e164", "__phone_zones")
     limit_check = (
         f"WHEN row_number() OVER (PARTITION BY __pre = 'selected' ORDER BY {order}) > "
         f"{int(leads.limit)} THEN 'over_limit' "
@@ -326,12 +385,12 @@ def select_leads(
     )
     sql = f"""
         CREATE OR REPLACE TEMP TABLE __sel AS
-        WITH m AS (SELECT * FROM (SELECT {mapped} FROM __src) {where}),
-        n AS (SELECT *, dialer_e164(CAST(phone AS VARCHAR), {region}) AS __e164 FROM m),
+        WITH m AS ({matched}),
+        n AS (SELECT m.*, ph.e164 AS __e164, ph.zones AS __phone_zones
+              FROM m LEFT JOIN __phones ph ON ph.raw = CAST(m.phone AS VARCHAR)),
         d AS (SELECT *, row_number() OVER (PARTITION BY __e164 ORDER BY __row) AS __dup FROM n),
-        s AS (SELECT d.*, (x.phone IS NOT NULL) AS __suppressed
+        z AS (SELECT d.*, (x.phone IS NOT NULL) AS __suppressed
               FROM d LEFT JOIN __suppress x ON x.phone = d.__e164),
-        z AS ({zoned}),
         t AS (
             SELECT * EXCLUDE (__phone_zones),
                 CASE WHEN {tz_valid} THEN [CAST({quote_ident(tz) if tz else "NULL"} AS VARCHAR)]
@@ -390,10 +449,12 @@ def _timezone_names(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchone()[0]
     if not exists:
         con.execute("CREATE TEMP TABLE __iana (name VARCHAR)")
-        con.execute(
-            "INSERT INTO __iana SELECT unnest(?::VARCHAR[])",
-            [sorted(zoneinfo.available_timezones())],
-        )
+        con.execute("INSERT INTO __iana SELECT unnest(?::VARCHAR[])", [_iana_names()])
+
+
+@functools.lru_cache(maxsize=1)
+def _iana_names() -> list[str]:
+    return sorted(zoneinfo.available_timezones())
 
 
 def fetch_leads(

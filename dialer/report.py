@@ -89,9 +89,13 @@ def build_report(
     cur = con.execute(f"SELECT {_METRICS} FROM attempts WHERE {where}", [conversions, *params])
     names = [d[0] for d in cur.description]
     totals = _rates(dict(zip(names, cur.fetchone(), strict=True)))
-    dispositions = dict(con.execute(
-        f"SELECT disposition, count(*) FROM attempts WHERE {where} AND disposition IS NOT NULL "
-        "GROUP BY 1 ORDER BY 2 DESC, 1", params).fetchall())
+    dispositions = dict(
+        con.execute(
+            f"SELECT disposition, count(*) FROM attempts WHERE {where} AND disposition IS NOT NULL "
+            "GROUP BY 1 ORDER BY 2 DESC, 1",
+            params,
+        ).fetchall()
+    )
     report = Report(campaign, run_id, totals, dispositions, progress=progress)
     report.by_run = _grouped(con, "run_id", where, params, conversions)
     report.by_revision = _grouped(con, "revision", where, params, conversions)
@@ -100,17 +104,20 @@ def build_report(
         "by_day": con.execute(
             f"SELECT strftime(date_trunc('day', dialed_at AT TIME ZONE 'UTC'), '%Y-%m-%d'), "
             f"status, count(*) FROM attempts WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2",
-            params).fetchall(),
+            params,
+        ).fetchall(),
         "by_local_hour": con.execute(
             f"SELECT hour(timezone(coalesce(lead_timezone, 'UTC'), dialed_at)) AS h, status, "
             f"count(*) FROM attempts WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2",
-            params).fetchall(),
+            params,
+        ).fetchall(),
     }
     return report
 
 
-def list_runs(con: duckdb.DuckDBPyConnection, campaign: str | None = None,
-              limit: int = 50) -> list[dict[str, Any]]:
+def list_runs(
+    con: duckdb.DuckDBPyConnection, campaign: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
     """Run history, newest first, with dial counts."""
     where = "WHERE r.campaign = ?" if campaign else ""
     params = [campaign] if campaign else []
@@ -143,40 +150,64 @@ def report_html(report: Report) -> str:
         for st in statuses:
             counts = {x: n for x, s, n in series if s == st}
             fig.add_bar(name=st, x=xs, y=[counts.get(x, 0) for x in xs])
-        fig.update_layout(barmode="stack", title=title, xaxis_title=x_title,
-                          yaxis_title="dials", height=360, margin={"t": 50, "b": 40})
+        fig.update_layout(
+            barmode="stack",
+            title=title,
+            xaxis_title=x_title,
+            yaxis_title="dials",
+            height=360,
+            margin={"t": 50, "b": 40},
+        )
         return fig.to_html(full_html=False, include_plotlyjs=False)
 
     variant_fig = go.Figure()
     keys = [str(v["key"]) for v in report.by_variant]
     for metric in ("connect_rate", "conversion_rate"):
-        variant_fig.add_bar(name=metric.replace("_", " "), x=keys,
-                            y=[v[metric] or 0 for v in report.by_variant])
+        variant_fig.add_bar(
+            name=metric.replace("_", " "), x=keys, y=[v[metric] or 0 for v in report.by_variant]
+        )
     variant_fig.update_layout(title="by variant", yaxis_tickformat=".0%", height=360)
 
     def table(rows: list[dict], cols: list[str]) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c), c))}</td>" for c in cols)
-            + "</tr>"
-            for r in rows)
+            "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c), c))}</td>" for c in cols) + "</tr>"
+            for r in rows
+        )
         return f"<table><tr>{head}</tr>{body}</table>"
 
-    cols = ["key", "dials", "connect_rate", "voicemail_rate", "avg_talk_s", "completion_rate",
-            "conversion_rate"]
+    cols = [
+        "key",
+        "dials",
+        "connect_rate",
+        "voicemail_rate",
+        "avg_talk_s",
+        "completion_rate",
+        "conversion_rate",
+    ]
     from plotly.offline import get_plotlyjs
 
     title = html.escape(report.campaign or "all campaigns")
-    progress = table([{"stage": k, "leads": v} for k, v in (report.progress or {}).items()],
-                     ["stage", "leads"]) if report.progress else ""
+    progress = (
+        table(
+            [{"stage": k, "leads": v} for k, v in (report.progress or {}).items()],
+            ["stage", "leads"],
+        )
+        if report.progress
+        else ""
+    )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{title} report</title>
 <script>{get_plotlyjs()}</script>
 <style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse;
 margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style></head>
 <body><h1>{title}</h1>
 <h2>Totals</h2>{table([report.totals | {"key": "all"}], cols)}
-<h2>Dispositions</h2>{table([{"disposition": k, "count": v} for k, v in report.dispositions.items()],
-                            ["disposition", "count"])}
+<h2>Dispositions</h2>{
+        table(
+            [{"disposition": k, "count": v} for k, v in report.dispositions.items()],
+            ["disposition", "count"],
+        )
+    }
 {"<h2>Lead list</h2>" + progress if progress else ""}
 <h2>By revision</h2>{table(report.by_revision, cols)}
 <h2>By variant</h2>{table(report.by_variant, cols)}

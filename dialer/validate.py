@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import duckdb
+
 from dialer.campaign.lints import lint_campaign
 from dialer.campaign.load import LoadedCampaign, load_campaign
 from dialer.campaign.templates import Prompts
 from dialer.errors import CampaignInvalid, DialerError, Location
-from dialer.leads import fetch_leads, select_leads
+from dialer.leads import fetch_leads, lead_columns, read_source, select_leads
 
 SAMPLE_LEADS = 50
 # Lead fields dialer adds to every lead, beside the source's columns.
@@ -61,7 +63,7 @@ def _errors_of(exc: DialerError) -> list[DialerError]:
 
 
 def validate_file(
-    path: Path, run_log: Path | None = None, at: datetime | None = None
+    path: Path, run_log: Path | None = None, at: datetime | None = None, con=None
 ) -> FileReport:
     """Validate one campaign file; every error found goes into the report."""
     report = FileReport(str(path))
@@ -79,9 +81,14 @@ def validate_file(
         report.errors.extend(_errors_of(exc))
         return report
     try:
-        selection = select_leads(loaded, run_log)
+        selection = select_leads(loaded, run_log, con)
     except DialerError as exc:
         report.errors.extend(_errors_of(exc))
+        if isinstance(exc, CampaignInvalid):  # bad where/order_by: the columns are still known
+            scratch = con or duckdb.connect()
+            read_source(loaded, scratch)
+            report.errors.extend(_check_template_columns(prompts, lead_columns(loaded, scratch)))
+        report.errors.sort(key=lambda e: (e.location.line or 0) if e.location else 0)
         return report
     report.leads_selected = selection.selected
     report.errors.extend(_check_template_columns(prompts, selection.columns))
@@ -90,7 +97,8 @@ def validate_file(
         for e in report.errors
     ):
         report.errors.extend(_render_sample(loaded, prompts, selection, at))
-    selection.con.close()
+    if con is None:
+        selection.con.close()
     return report
 
 
@@ -135,7 +143,9 @@ def _render_sample(
 
 def validate_paths(paths: list[Path], run_log: Path | None = None) -> list[FileReport]:
     """Validate files and folders; also flags two files that share a campaign name."""
-    reports = [validate_file(p, run_log) for p in campaign_files(paths)]
+    con = duckdb.connect()  # one database for every file: attach, timezones and SQL once
+    reports = [validate_file(p, run_log, con=con) for p in campaign_files(paths)]
+    con.close()
     by_name: dict[str, str] = {}
     for r in reports:
         if r.name is None:

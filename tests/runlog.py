@@ -72,8 +72,11 @@ def early_retries(rows: list[dict], delays: dict[str, float]) -> list[tuple[dict
         attempts_of_lead.sort(key=lambda r: r["dialed"])
         for prev, nxt in zip(attempts_of_lead, attempts_of_lead[1:], strict=False):
             if prev["status"] == "completed" and prev["disposition"] == "callback":
-                need = prev["callback"] if prev["callback"] else prev["ended"] + delays.get(
-                    "callback", 0)
+                need = (
+                    prev["callback"]
+                    if prev["callback"]
+                    else prev["ended"] + delays.get("callback", 0)
+                )
             else:
                 need = prev["ended"] + delays.get(prev["status"], float("inf"))
             if nxt["dialed"] + 1e-6 < need:

@@ -16,7 +16,8 @@ def test_add_list_remove_any_format(project):
     assert all(r["reason"] == "asked" and r["source"] == "cli" for r in listed)
     assert cli("dnc", "remove", "2125550199").stdout.strip() == "removed 1"
     assert [r["phone"] for r in json.loads(cli("dnc", "list", "--json").stdout)] == [
-        "+442079460958"]
+        "+442079460958"
+    ]
 
 
 def test_invalid_numbers_are_reported_not_guessed(project):

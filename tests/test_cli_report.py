@@ -10,8 +10,16 @@ MONDAY = "2026-11-23T13:00:00+00:00"
 
 
 def simulate(project):
-    res = cli("run", str(REPO / "campaigns" / "q4.yaml"), "--virtual-time", "--start", MONDAY,
-              "--days", "7", "--json")
+    res = cli(
+        "run",
+        str(REPO / "campaigns" / "q4.yaml"),
+        "--virtual-time",
+        "--start",
+        MONDAY,
+        "--days",
+        "7",
+        "--json",
+    )
     assert res.exit_code == 0, res.stderr
     return json.loads(res.stdout)
 

@@ -15,9 +15,17 @@ from .conftest import cli, write_campaign
 MONDAY = "2026-11-23T13:00:00+00:00"  # 08:00 in New York
 
 
-def campaign_text(max_concurrent=3, cpm=20, start="09:00", end="17:00", days="[mon, tue, wed]",
-                  attempts=3, retry="{no_answer: 2h, busy: 20m, voicemail: 1d, failed: 1h}",
-                  answer=0.3, extra=""):
+def campaign_text(
+    max_concurrent=3,
+    cpm=20,
+    start="09:00",
+    end="17:00",
+    days="[mon, tue, wed]",
+    attempts=3,
+    retry="{no_answer: 2h, busy: 20m, voicemail: 1d, failed: 1h}",
+    answer=0.3,
+    extra="",
+):
     return f"""\
 name: Run test
 leads:
@@ -97,8 +105,18 @@ def test_same_seed_same_log_and_resume_adds_nothing(project):
 
 def test_max_calls_and_concurrency_flags(project):
     write_campaign(project, campaign_text(max_concurrent=5))
-    summary = run_json("campaigns/c.yaml", "--virtual-time", "--start", MONDAY, "--days", "1",
-                       "--max-calls", "4", "--concurrency", "1")
+    summary = run_json(
+        "campaigns/c.yaml",
+        "--virtual-time",
+        "--start",
+        MONDAY,
+        "--days",
+        "1",
+        "--max-calls",
+        "4",
+        "--concurrency",
+        "1",
+    )
     assert summary["dialed"] == 4
     rows = runlog.attempts(project / "runs" / "dialer.duckdb")
     assert runlog.max_in_flight(rows) == 1
@@ -116,8 +134,9 @@ def test_project_quiet_hours_and_frequency_cap(project):
     assert max(len(v) for v in runlog.by_lead(rows).values()) == 1
 
 
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     max_concurrent=st.integers(1, 6),
     cpm=st.integers(1, 40),
@@ -129,25 +148,50 @@ def test_project_quiet_hours_and_frequency_cap(project):
     answer=st.floats(0.0, 0.8),
     seed=st.integers(0, 1000),
 )
-def test_random_campaigns_never_break_pacing(project, max_concurrent, cpm, start_hour, length,
-                                              attempts, busy, no_answer, answer, seed):
+def test_random_campaigns_never_break_pacing(
+    project, max_concurrent, cpm, start_hour, length, attempts, busy, no_answer, answer, seed
+):
     end_hour = min(start_hour + length, 21)
     db = project / "runs" / f"h{uuid.uuid4().hex}.duckdb"  # examples share the project
-    write_campaign(project, campaign_text(
-        max_concurrent=max_concurrent, cpm=cpm, start=f"{start_hour:02d}:00",
-        end=f"{end_hour:02d}:00", days="[mon, tue, wed, thu, fri, sat, sun]", attempts=attempts,
-        retry=f"{{no_answer: {no_answer}, busy: {busy}, failed: 30m, callback: 2h}}",
-        answer=round(answer, 2)))
-    run_json("campaigns/c.yaml", "--virtual-time", "--start", MONDAY, "--days", "3",
-             "--seed", str(seed), "--db", str(db))
+    write_campaign(
+        project,
+        campaign_text(
+            max_concurrent=max_concurrent,
+            cpm=cpm,
+            start=f"{start_hour:02d}:00",
+            end=f"{end_hour:02d}:00",
+            days="[mon, tue, wed, thu, fri, sat, sun]",
+            attempts=attempts,
+            retry=f"{{no_answer: {no_answer}, busy: {busy}, failed: 30m, callback: 2h}}",
+            answer=round(answer, 2),
+        ),
+    )
+    run_json(
+        "campaigns/c.yaml",
+        "--virtual-time",
+        "--start",
+        MONDAY,
+        "--days",
+        "3",
+        "--seed",
+        str(seed),
+        "--db",
+        str(db),
+    )
     rows = runlog.attempts(db)
     assert rows
     assert runlog.max_in_flight(rows) <= max_concurrent
     assert runlog.max_dials_in_window(rows) <= cpm
-    assert runlog.outside_window(rows, set(range(7)), f"{start_hour:02d}:00",
-                                 f"{end_hour:02d}:00") == []
+    assert (
+        runlog.outside_window(rows, set(range(7)), f"{start_hour:02d}:00", f"{end_hour:02d}:00")
+        == []
+    )
     assert max(len(v) for v in runlog.by_lead(rows).values()) <= attempts
     seconds = {"1m": 60, "20m": 1200, "3h": 10800, "5m": 300, "4h": 14400, "1d": 86400}
-    delays = {"busy": seconds[busy], "no_answer": seconds[no_answer], "failed": 1800,
-              "callback": 7200}
+    delays = {
+        "busy": seconds[busy],
+        "no_answer": seconds[no_answer],
+        "failed": 1800,
+        "callback": 7200,
+    }
     assert runlog.early_retries(rows, delays) == []

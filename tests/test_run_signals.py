@@ -50,7 +50,10 @@ def signals_project(project):
 def start(project, *args):
     return subprocess.Popen(
         [sys.executable, "-m", "dialer", "run", "campaigns/c.yaml", "--quiet", *args],
-        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
@@ -144,7 +147,8 @@ def test_second_process_gets_a_clear_lock_error(signals_project):
         res = run_dialer("run", "campaigns/c.yaml", cwd=project)
         assert res.returncode == 1
         assert res.stderr.strip().startswith(
-            f"runs/dialer.duckdb: run log is in use by process {proc.pid}"), res.stderr
+            f"runs/dialer.duckdb: run log is in use by process {proc.pid}"
+        ), res.stderr
         assert "Traceback" not in res.stderr
     finally:
         proc.send_signal(signal.SIGKILL)

@@ -9,8 +9,16 @@ from typing import Any, Protocol
 from dialer.campaign.schema import Simulate
 from dialer.campaign.templates import Rendered
 
-FINAL_STATUSES = ("completed", "no_answer", "busy", "voicemail", "failed", "invalid_number",
-                  "unknown", "canceled")
+FINAL_STATUSES = (
+    "completed",
+    "no_answer",
+    "busy",
+    "voicemail",
+    "failed",
+    "invalid_number",
+    "unknown",
+    "canceled",
+)
 
 
 @dataclass

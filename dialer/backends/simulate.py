@@ -57,7 +57,8 @@ class SimulatedBackend:
             names = list(request.dispositions)
             weights = [
                 sim.dispositions.get(n, DEFAULT_DISPOSITION_WEIGHTS.get(n, 1.0))
-                if sim.dispositions else DEFAULT_DISPOSITION_WEIGHTS.get(n, 1.0)
+                if sim.dispositions
+                else DEFAULT_DISPOSITION_WEIGHTS.get(n, 1.0)
                 for n in names
             ]
             cached = (list(itertools.accumulate(rates)), names, list(itertools.accumulate(weights)))
@@ -105,8 +106,10 @@ class SimulatedBackend:
         answered = answered_at if status in ("completed", "voicemail") else None
         transcript: list[tuple[float | None, str, str]] = []
         if status == "completed":
-            transcript = [(answered, "agent", request.text("opening") or ""),
-                          (answered, "user", _REPLIES.get(disposition or "", "Okay."))]
+            transcript = [
+                (answered, "agent", request.text("opening") or ""),
+                (answered, "user", _REPLIES.get(disposition or "", "Okay.")),
+            ]
         elif status == "voicemail":
             message = request.text("voicemail")
             if message:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 
@@ -50,6 +51,12 @@ class SqlCheck:
 _PREFIX = {"where": "SELECT * FROM __leads WHERE (", "order_by": "SELECT * FROM __leads ORDER BY "}
 
 
+@functools.lru_cache(maxsize=1)
+def _parser() -> duckdb.DuckDBPyConnection:
+    """An empty in-memory database used only to parse SQL (never executes user SQL)."""
+    return duckdb.connect()
+
+
 def _serialize(con: duckdb.DuckDBPyConnection, sql: str) -> dict:
     return json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
 
@@ -96,11 +103,7 @@ def check_fragment(kind: str, sql: str) -> SqlCheck:
     out = SqlCheck()
     prefix = _PREFIX[kind]
     text = prefix + sql + (")" if kind == "where" else "")
-    con = duckdb.connect()
-    try:
-        parsed = _serialize(con, text)
-    finally:
-        con.close()
+    parsed = _serialize(_parser(), text)
     if parsed.get("error"):
         message = parsed.get("error_message", "does not parse")
         position = parsed.get("position")

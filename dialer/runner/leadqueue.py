@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 from dialer.schedule.window import CallingWindow, is_open, next_open
 
-
 # Times are compared at microsecond precision; a shorter wait would be due at once and spin.
 _MIN_PAUSE = 0.001
 
@@ -219,7 +218,9 @@ class LeadQueue:
     def wake(self) -> None:
         self._changed.set()
 
-    def replace_rules(self, rules: QueueRules, reschedule: Callable[[], None] | None = None) -> None:
+    def replace_rules(
+        self, rules: QueueRules, reschedule: Callable[[], None] | None = None
+    ) -> None:
         self.rules = rules
         if reschedule:
             reschedule()

@@ -86,8 +86,9 @@ class TerminalObserver(RunObserver):
     def started(self, progress: RunProgress) -> None:
         from rich.live import Live
 
-        self._live = Live(self._render(progress), console=self.console, refresh_per_second=4,
-                          transient=False)
+        self._live = Live(
+            self._render(progress), console=self.console, refresh_per_second=4, transient=False
+        )
         self._live.start()
 
     def update(self, progress: RunProgress) -> None:
@@ -109,8 +110,10 @@ class QuietObserver(RunObserver):
     """Messages only (to stderr), for scripts and logs."""
 
     def started(self, progress: RunProgress) -> None:
-        self.message(f"run {progress.run_id} started: {progress.campaign} revision "
-                     f"{progress.revision}, {progress.total} lead(s) to call")
+        self.message(
+            f"run {progress.run_id} started: {progress.campaign} revision "
+            f"{progress.revision}, {progress.total} lead(s) to call"
+        )
 
     def message(self, text: str) -> None:
         import sys

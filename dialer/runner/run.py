@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 import uuid
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,12 +85,22 @@ def git_commit_if_clean(loaded: LoadedCampaign) -> str | None:
     """HEAD's commit when the campaign and its prompt files have no uncommitted changes."""
     files = [str(loaded.path), *(str(f) for f in loaded.files)]
     try:
-        status = subprocess.run(["git", "status", "--porcelain", "--", *files],
-                                cwd=loaded.base_dir, capture_output=True, text=True, timeout=5)
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", *files],
+            cwd=loaded.base_dir,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         if status.returncode != 0 or status.stdout.strip():
             return None
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=loaded.base_dir,
-                              capture_output=True, text=True, timeout=5)
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=loaded.base_dir,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return head.stdout.strip() or None if head.returncode == 0 else None
@@ -103,8 +113,9 @@ def load_revision(path: Path) -> Revision:
     prompts = Prompts(loaded)
     if errors:
         raise CampaignInvalid(errors)
-    return Revision(loaded, prompts, git_commit_if_clean(loaded),
-                    load_rules(project_root(loaded.path)))
+    return Revision(
+        loaded, prompts, git_commit_if_clean(loaded), load_rules(project_root(loaded.path))
+    )
 
 
 def queue_rules(rev: Revision) -> QueueRules:
@@ -127,8 +138,15 @@ def make_backend(name: str, clock, options: RunOptions) -> CallBackend:
 class Runner:
     """One run of one campaign: owns the queue, the worker pool and the run log writer."""
 
-    def __init__(self, rev: Revision, options: RunOptions, con, clock,
-                 observer: RunObserver, backend: CallBackend) -> None:
+    def __init__(
+        self,
+        rev: Revision,
+        options: RunOptions,
+        con,
+        clock,
+        observer: RunObserver,
+        backend: CallBackend,
+    ) -> None:
         self.rev = rev
         self.options = options
         self.con = con
@@ -136,8 +154,9 @@ class Runner:
         self.observer = observer
         self.backend = backend
         self.run_id = uuid.uuid4().hex[:12]
-        self.progress = RunProgress(campaign=rev.campaign.name, run_id=self.run_id,
-                                    revision=rev.loaded.revision)
+        self.progress = RunProgress(
+            campaign=rev.campaign.name, run_id=self.run_id, revision=rev.loaded.revision
+        )
         self.revisions = [rev.loaded.revision]
         self.dnc: set[str] = set()
         self._seq = 0
@@ -154,8 +173,16 @@ class Runner:
     def _load_leads(self, at: datetime) -> list[LeadState]:
         cur = self.con.cursor()
         catalog = cur.execute("SELECT current_database()").fetchone()[0]
-        plan = plan_campaign(self.rev.loaded, at, None, show=0, retry_unknown=self.options.retry_unknown,
-                             rules=self.rev.rules, con=cur, log_catalog=catalog)
+        plan = plan_campaign(
+            self.rev.loaded,
+            at,
+            None,
+            show=0,
+            retry_unknown=self.options.retry_unknown,
+            rules=self.rev.rules,
+            con=cur,
+            log_catalog=catalog,
+        )
         self.plan_counts = plan.counts
         cols = [c for c in _lead_columns(cur)]
         names = ", ".join(f's."{c}"' for c in cols)
@@ -173,8 +200,9 @@ class Runner:
             lead["timezones"] = list(zones)
             if lead.get("timezone") not in zones:
                 lead["timezone"] = zones[0]
-            leads.append(LeadState(order, row, phone, tuple(zones), lead, used,
-                                   due or at.timestamp(), last))
+            leads.append(
+                LeadState(order, row, phone, tuple(zones), lead, used, due or at.timestamp(), last)
+            )
         self.dnc = {r[0] for r in cur.execute("SELECT phone FROM dnc").fetchall()}
         cur.close()
         return leads
@@ -187,7 +215,8 @@ class Runner:
         recent: dict[str, deque[float]] = {}
         for phone, t in self.con.execute(
             "SELECT phone, epoch(dialed_at) FROM attempts WHERE dialed_at >= to_timestamp(?) "
-            "ORDER BY dialed_at", [since]
+            "ORDER BY dialed_at",
+            [since],
         ).fetchall():
             recent.setdefault(phone, deque()).append(t)
         return recent
@@ -202,23 +231,36 @@ class Runner:
         self.progress.started_at = self.progress.now = at.timestamp()
         stop_at = at.timestamp() + self.options.days * 86400 if self.options.days else None
         self.queue = LeadQueue(
-            self.clock, queue_rules(self.rev),
+            self.clock,
+            queue_rules(self.rev),
             RateLimiter(self.rev.campaign.pacing.calls_per_minute),
-            self.dnc, self._recent_dials(at), self.options.max_calls,
-            wait=self.options.wait or self.options.virtual_time, stop_at=stop_at,
+            self.dnc,
+            self._recent_dials(at),
+            self.options.max_calls,
+            wait=self.options.wait or self.options.virtual_time,
+            stop_at=stop_at,
         )
         for lead in leads:
             self.queue.push(lead, lead.ready_at)
-        start_run(self.con, self.run_id, self.rev, self.options, at, os.getpid(),
-                  socket.gethostname())
+        start_run(
+            self.con, self.run_id, self.rev, self.options, at, os.getpid(), socket.gethostname()
+        )
         self.progress.state = "running"
         self.observer.started(self.progress)
         status = "completed"
         async with RunLogWriter(self.con.cursor(), sync=self.options.virtual_time) as writer:
             self.writer = writer
-            writer.write_event(at.timestamp(), self.run_id, None, "run_started",
-                               {"leads": len(leads), "revision": self.rev.loaded.revision,
-                                "plan": self.plan_counts})
+            writer.write_event(
+                at.timestamp(),
+                self.run_id,
+                None,
+                "run_started",
+                {
+                    "leads": len(leads),
+                    "revision": self.rev.loaded.revision,
+                    "plan": self.plan_counts,
+                },
+            )
             watch_task = asyncio.create_task(self._watch()) if self.options.watch else None
             try:
                 async with asyncio.TaskGroup() as group:
@@ -233,22 +275,38 @@ class Runner:
             if self.queue.stopped:
                 status = "stopped"
             ended = self.clock.now()
-            writer.write_event(ended.timestamp(), self.run_id, None, "run_finished",
-                               {"status": status, "dialed": self.queue.stats.dialed})
+            writer.write_event(
+                ended.timestamp(),
+                self.run_id,
+                None,
+                "run_finished",
+                {"status": status, "dialed": self.queue.stats.dialed},
+            )
         finish_run(self.con, self.run_id, status, ended)
         self.progress.state = "done"
         self.progress.now = ended.timestamp()
         self.observer.finished(self.progress)
         stats = self.queue.stats
         return RunSummary(
-            run_id=self.run_id, campaign=self.rev.campaign.name, status=status,
-            dialed=stats.dialed, statuses=dict(self.progress.statuses),
+            run_id=self.run_id,
+            campaign=self.rev.campaign.name,
+            status=status,
+            dialed=stats.dialed,
+            statuses=dict(self.progress.statuses),
             dispositions=dict(self.progress.dispositions),
-            started_at=at.isoformat(), ended_at=ended.isoformat(), revisions=self.revisions,
+            started_at=at.isoformat(),
+            ended_at=ended.isoformat(),
+            revisions=self.revisions,
             left_waiting=stats.left_waiting,
-            skipped={k: v for k, v in {
-                "dnc": stats.dropped_dnc, "attempts": stats.dropped_attempts,
-                "no_window": stats.dropped_no_window}.items() if v},
+            skipped={
+                k: v
+                for k, v in {
+                    "dnc": stats.dropped_dnc,
+                    "attempts": stats.dropped_attempts,
+                    "no_window": stats.dropped_no_window,
+                }.items()
+                if v
+            },
         )
 
     def _resize_pool(self) -> None:
@@ -283,38 +341,70 @@ class Runner:
         now = datetime.fromtimestamp(dialed, UTC)
         variant = rev.prompts.choose_variant(lead.phone)
         tz = lead.lead.get("timezone") or None
-        await self.writer.write_intents([Intent(
-            attempt_id, self.run_id, campaign.name, lead.phone, lead.row, lead.phone, tz,
-            lead.attempts, variant, rev.loaded.revision, rev.git_commit, lead.ready_at, dialed,
-        )])
+        await self.writer.write_intents(
+            [
+                Intent(
+                    attempt_id,
+                    self.run_id,
+                    campaign.name,
+                    lead.phone,
+                    lead.row,
+                    lead.phone,
+                    tz,
+                    lead.attempts,
+                    variant,
+                    rev.loaded.revision,
+                    rev.git_commit,
+                    lead.ready_at,
+                    dialed,
+                )
+            ]
+        )
         self.queue.note_dial(lead.phone, dialed)
         self.progress.dialed += 1
         prompts = rev.prompts
         local_now = now.astimezone(_zone(tz)) if tz else now
         request = CallRequest(
-            attempt_id=attempt_id, campaign=campaign.name, phone=lead.phone, lead_key=lead.phone,
-            lead=lead.lead, lead_timezone=tz, attempt_no=lead.attempts, variant=variant,
-            revision=rev.loaded.revision, dispositions=campaign.disposition_names,
+            attempt_id=attempt_id,
+            campaign=campaign.name,
+            phone=lead.phone,
+            lead_key=lead.phone,
+            lead=lead.lead,
+            lead_timezone=tz,
+            attempt_no=lead.attempts,
+            variant=variant,
+            revision=rev.loaded.revision,
+            dispositions=campaign.disposition_names,
             max_call_duration=campaign.pacing.max_call_duration.total_seconds(),
             ring_timeout=campaign.pacing.ring_timeout.total_seconds(),
             simulate=campaign.simulate,
             render=lambda: prompts.render(lead.lead, local_now, variant),
             render_text=lambda f: prompts.render_text(f, lead.lead, local_now, variant),
-            sip_trunk_id=campaign.telephony.sip_trunk_id, caller_id=campaign.telephony.caller_id,
-            transfer_to=campaign.telephony.transfer_to, agent_name=campaign.telephony.agent_name,
+            sip_trunk_id=campaign.telephony.sip_trunk_id,
+            caller_id=campaign.telephony.caller_id,
+            transfer_to=campaign.telephony.transfer_to,
+            agent_name=campaign.telephony.agent_name,
             recording=campaign.recording.enabled,
         )
         try:
             result = await self.backend.place_call(request)
         except asyncio.CancelledError:
             ended = self.clock.timestamp()
-            self._record(lead, attempt_id, CallResult(status="canceled", ended_at=ended,
-                                                      error="hung up: the run was canceled"),
-                         dialed)
+            self._record(
+                lead,
+                attempt_id,
+                CallResult(
+                    status="canceled", ended_at=ended, error="hung up: the run was canceled"
+                ),
+                dialed,
+            )
             raise
         except Exception as exc:  # a backend fault is a failed dial, not a crashed run
-            result = CallResult(status="failed", ended_at=self.clock.timestamp(),
-                                error=f"backend error: {type(exc).__name__}: {exc}")
+            result = CallResult(
+                status="failed",
+                ended_at=self.clock.timestamp(),
+                error=f"backend error: {type(exc).__name__}: {exc}",
+            )
         if result.disposition and result.disposition not in campaign.disposition_names:
             result.error = f"unknown disposition {result.disposition!r} ignored"
             result.disposition = None
@@ -323,16 +413,31 @@ class Runner:
 
     def _record(self, lead: LeadState, attempt_id: str, result: CallResult, dialed: float) -> None:
         ended = result.ended_at or self.clock.timestamp()
-        self.writer.write_outcome(Outcome(
-            attempt_id, result.status, result.disposition, result.answered_at, ended,
-            max(ended - dialed, 0.0), result.sip_status, result.callback_at, result.error,
-            result.transcript,
-        ))
+        self.writer.write_outcome(
+            Outcome(
+                attempt_id,
+                result.status,
+                result.disposition,
+                result.answered_at,
+                ended,
+                max(ended - dialed, 0.0),
+                result.sip_status,
+                result.callback_at,
+                result.error,
+                result.transcript,
+            )
+        )
         if result.opted_out:
             # an opt-out holds at once: queued calls to this number are dropped at dial time
             self.dnc.add(lead.phone)
-            self.writer.write_dnc(lead.phone, ended, "opt_out", "opted out during a call",
-                                  self.rev.campaign.name, attempt_id)
+            self.writer.write_dnc(
+                lead.phone,
+                ended,
+                "opt_out",
+                "opted out during a call",
+                self.rev.campaign.name,
+                attempt_id,
+            )
         self.progress.statuses[result.status] += 1
         if result.disposition:
             self.progress.dispositions[result.disposition] += 1
@@ -364,8 +469,9 @@ class Runner:
             return
         if not self.queue.stopped:
             self.progress.state = "stopping"
-            self.observer.message("stopping: no new dials; calls in progress finish "
-                                  "(Ctrl-C again to hang up)")
+            self.observer.message(
+                "stopping: no new dials; calls in progress finish (Ctrl-C again to hang up)"
+            )
             self.queue.stop()
             return
         if not self._hard_stop:
@@ -395,8 +501,13 @@ class Runner:
         except DialerError as exc:
             self.progress.last_error = f"reload refused: {exc.format()}"
             self.observer.message(self.progress.last_error)
-            self.writer.write_event(self.clock.now().timestamp(), self.run_id, None,
-                                    "reload_failed", {"error": exc.format()})
+            self.writer.write_event(
+                self.clock.now().timestamp(),
+                self.run_id,
+                None,
+                "reload_failed",
+                {"error": exc.format()},
+            )
             return False
         if rev.campaign.name != self.rev.campaign.name:
             self.observer.message("reload refused: a running campaign can not change its name")
@@ -411,8 +522,13 @@ class Runner:
         self.queue.replace_rules(queue_rules(rev))
         if self._group is not None:
             self._resize_pool()
-        self.writer.write_event(self.clock.now().timestamp(), self.run_id, None, "revision",
-                                {"revision": rev.loaded.revision, "git_commit": rev.git_commit})
+        self.writer.write_event(
+            self.clock.now().timestamp(),
+            self.run_id,
+            None,
+            "revision",
+            {"revision": rev.loaded.revision, "git_commit": rev.git_commit},
+        )
         self.observer.message(f"now running revision {rev.loaded.revision}")
         return True
 
@@ -426,8 +542,9 @@ def _lead_columns(cur) -> list[str]:
     return [r[0] for r in cur.execute("DESCRIBE __sel").fetchall() if not r[0].startswith("__")]
 
 
-def run_campaign(path: Path, options: RunOptions, observer: RunObserver | None = None
-                 ) -> RunSummary:
+def run_campaign(
+    path: Path, options: RunOptions, observer: RunObserver | None = None
+) -> RunSummary:
     """Run a campaign to completion, limits, or Ctrl-C; resumable from the run log."""
     from dialer.schedule.clock import run_real, run_virtual
 
@@ -437,12 +554,15 @@ def run_campaign(path: Path, options: RunOptions, observer: RunObserver | None =
     try:
         recovered = recover_crashed(con, datetime.now(UTC))
         if recovered:
-            observer.message(f"{recovered} dial(s) from a crashed run had no result: "
-                             "marked unknown (not redialed unless --retry-unknown)")
+            observer.message(
+                f"{recovered} dial(s) from a crashed run had no result: "
+                "marked unknown (not redialed unless --retry-unknown)"
+            )
 
         async def main(clock) -> RunSummary:
-            runner = Runner(rev, options, con, clock, observer,
-                            make_backend(options.backend, clock, options))
+            runner = Runner(
+                rev, options, con, clock, observer, make_backend(options.backend, clock, options)
+            )
             if not options.virtual_time:
                 loop = asyncio.get_running_loop()
                 for sig in (signal.SIGINT, signal.SIGTERM):

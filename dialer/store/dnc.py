@@ -13,8 +13,17 @@ import duckdb
 from dialer.errors import DialerError, Location
 from dialer.phones import normalize_phone
 
-_PHONE_HEADERS = {"phone", "phone_number", "phone number", "number", "e164", "mobile", "tel",
-                  "telephone", "msisdn"}
+_PHONE_HEADERS = {
+    "phone",
+    "phone_number",
+    "phone number",
+    "number",
+    "e164",
+    "mobile",
+    "tel",
+    "telephone",
+    "msisdn",
+}
 
 
 @dataclass
@@ -28,8 +37,13 @@ class DncChange:
 
 
 def add_numbers(
-    con: duckdb.DuckDBPyConnection, numbers: list[str], region: str = "US", source: str = "cli",
-    reason: str | None = None, campaign: str | None = None, attempt_id: str | None = None,
+    con: duckdb.DuckDBPyConnection,
+    numbers: list[str],
+    region: str = "US",
+    source: str = "cli",
+    reason: str | None = None,
+    campaign: str | None = None,
+    attempt_id: str | None = None,
     at: datetime | None = None,
 ) -> DncChange:
     """Add numbers (any common format) to `dnc`; invalid ones are reported, not guessed."""
@@ -45,7 +59,8 @@ def add_numbers(
     if not valid:
         return change
     existing = {
-        r[0] for r in con.execute(
+        r[0]
+        for r in con.execute(
             "SELECT phone FROM dnc WHERE phone IN (SELECT unnest(?::VARCHAR[]))", [valid]
         ).fetchall()
     }
@@ -61,8 +76,9 @@ def add_numbers(
     return change
 
 
-def remove_numbers(con: duckdb.DuckDBPyConnection, numbers: list[str], region: str = "US"
-                   ) -> DncChange:
+def remove_numbers(
+    con: duckdb.DuckDBPyConnection, numbers: list[str], region: str = "US"
+) -> DncChange:
     """Remove numbers from `dnc` (a person who opted back in, or a mistake)."""
     change = DncChange(invalid=[])
     valid = []
@@ -73,10 +89,14 @@ def remove_numbers(con: duckdb.DuckDBPyConnection, numbers: list[str], region: s
         else:
             valid.append(e164)
     if valid:
-        change.removed = con.execute(
-            "DELETE FROM dnc WHERE phone IN (SELECT unnest(?::VARCHAR[])) RETURNING phone",
-            [valid],
-        ).fetchall().__len__()
+        change.removed = (
+            con.execute(
+                "DELETE FROM dnc WHERE phone IN (SELECT unnest(?::VARCHAR[])) RETURNING phone",
+                [valid],
+            )
+            .fetchall()
+            .__len__()
+        )
     return change
 
 
@@ -97,16 +117,24 @@ def read_numbers_file(path: Path) -> list[str]:
     named = [i for i, c in enumerate(header) if c in _PHONE_HEADERS]
     if named:
         return [r[named[0]] for r in rows[1:] if len(r) > named[0]]
-    if normalize_phone(rows[0][0]) is None and len(rows) > 1 and not any(ch.isdigit() for ch in rows[0][0]):
+    if (
+        normalize_phone(rows[0][0]) is None
+        and len(rows) > 1
+        and not any(ch.isdigit() for ch in rows[0][0])
+    ):
         rows = rows[1:]  # a header without a phone-like name: use its first column
     return [r[0] for r in rows]
 
 
 def list_numbers(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> list[dict]:
     """The dnc table, newest first."""
-    sql = ("SELECT phone, strftime(added_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'), source, "
-           "reason, campaign FROM dnc ORDER BY added_at DESC, phone")
+    sql = (
+        "SELECT phone, strftime(added_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'), source, "
+        "reason, campaign FROM dnc ORDER BY added_at DESC, phone"
+    )
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return [dict(zip(("phone", "added_at", "source", "reason", "campaign"), r, strict=True))
-            for r in con.execute(sql).fetchall()]
+    return [
+        dict(zip(("phone", "added_at", "source", "reason", "campaign"), r, strict=True))
+        for r in con.execute(sql).fetchall()
+    ]

@@ -9,15 +9,34 @@ from typing import Any
 import duckdb
 
 
-def start_run(con: duckdb.DuckDBPyConnection, run_id: str, rev: Any, options: Any,
-              at: datetime, pid: int, host: str) -> None:
-    opts = {k: (str(v) if not isinstance(v, int | float | bool | type(None)) else v)
-            for k, v in vars(options).items()}
+def start_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    rev: Any,
+    options: Any,
+    at: datetime,
+    pid: int,
+    host: str,
+) -> None:
+    opts = {
+        k: (str(v) if not isinstance(v, int | float | bool | type(None)) else v)
+        for k, v in vars(options).items()
+    }
     con.execute(
         "INSERT INTO runs (run_id, campaign, campaign_path, revision, git_commit, backend, status, "
         "started_at, pid, host, options) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-        [run_id, rev.campaign.name, str(rev.loaded.path), rev.loaded.revision, rev.git_commit,
-         options.backend, at, pid, host, json.dumps(opts)],
+        [
+            run_id,
+            rev.campaign.name,
+            str(rev.loaded.path),
+            rev.loaded.revision,
+            rev.git_commit,
+            options.backend,
+            at,
+            pid,
+            host,
+            json.dumps(opts),
+        ],
     )
 
 

@@ -142,15 +142,28 @@ class RunLogWriter:
         self._pending.outcomes.append(outcome)
         self._wake.set()
 
-    def write_event(self, at: float, run_id: str | None, attempt_id: str | None, kind: str,
-                    data: dict | None = None) -> None:
+    def write_event(
+        self,
+        at: float,
+        run_id: str | None,
+        attempt_id: str | None,
+        kind: str,
+        data: dict | None = None,
+    ) -> None:
         self._pending.events.append(
             (at, run_id, attempt_id, kind, json.dumps(data) if data is not None else None)
         )
         self._wake.set()
 
-    def write_dnc(self, phone: str, at: float, source: str, reason: str | None,
-                  campaign: str | None, attempt_id: str | None) -> None:
+    def write_dnc(
+        self,
+        phone: str,
+        at: float,
+        source: str,
+        reason: str | None,
+        campaign: str | None,
+        attempt_id: str | None,
+    ) -> None:
         self._pending.dnc.append((phone, at, source, reason, campaign, attempt_id))
         self._wake.set()
 
@@ -184,8 +197,11 @@ class RunLogWriter:
                 except BaseException as exc:  # every waiter learns the write failed
                     for fut in batch.waiters:
                         if not fut.done():
-                            fut.set_exception(exc if isinstance(exc, Exception) else
-                                              RuntimeError("run log write interrupted"))
+                            fut.set_exception(
+                                exc
+                                if isinstance(exc, Exception)
+                                else RuntimeError("run log write interrupted")
+                            )
                     if not isinstance(exc, Exception):
                         raise
                 else:
