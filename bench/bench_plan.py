@@ -75,11 +75,11 @@ def make_data(folder: Path, leads: int, suppressed: int) -> None:
           SELECT 'Lead ' || i AS prospect_name, 'Company ' || (i % 5000) AS company_name,
                  'CTO' AS job_title,
                  CASE WHEN i % 97 = 0 THEN 'n/a'
-                      ELSE '(' || {codes}[1 + (hash(i) % {len(AREA_CODES)})] || ') ' ||
+                      ELSE '(' || {codes}[(1 + hash(i) % {len(AREA_CODES)})::INTEGER] || ') ' ||
                            lpad(CAST(200 + hash(i * 7) % 800 AS VARCHAR), 3, '0') || '-' ||
                            lpad(CAST((i * 13) % 10000 AS VARCHAR), 4, '0') END AS phone,
                  'lead' || i || '@example.com' AS email,
-                 {zones}[1 + (i % {len(ZONES)})] AS timezone,
+                 {zones}[(1 + i % {len(ZONES)})::INTEGER] AS timezone,
                  'Sam' AS resource_name,
                  CASE WHEN i % 3 = 0 THEN 'saas' ELSE 'retail' END AS industry,
                  CAST(hash(i * 31) % 100 AS INTEGER) AS score

@@ -109,9 +109,12 @@ class RunLogWriter:
     """One writer per run log. `write_intents` waits for the commit; the rest are batched.
 
     Everything submitted while a commit is in progress goes into the next one, so the number of
-    transactions follows the disk, not the call rate. With `sync=True` (virtual time) commits run
-    on the event loop's thread so simulated time can not move during a write.
+    transactions follows the disk, not the call rate. With `sync=True` (virtual time: a forecast,
+    rerun rather than resumed) writes are committed inline on the event loop's thread, so
+    simulated time can not move during a write, in batches of `SYNC_BATCH` rows.
     """
+
+    SYNC_BATCH = 5000
 
     def __init__(self, con: duckdb.DuckDBPyConnection, sync: bool = False) -> None:
         self.con = con
@@ -124,14 +127,26 @@ class RunLogWriter:
         self.rows = 0
 
     async def __aenter__(self) -> RunLogWriter:
-        self._task = asyncio.create_task(self._run(), name="run-log-writer")
+        if not self.sync:
+            self._task = asyncio.create_task(self._run(), name="run-log-writer")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def _sync_maybe_commit(self, force: bool = False) -> None:
+        p = self._pending
+        size = len(p.intents) + len(p.outcomes) + len(p.events) + len(p.dnc)
+        if size and (force or size >= self.SYNC_BATCH):
+            self._pending = _Batch()
+            self._commit(p)
+
     async def write_intents(self, intents: list[Intent]) -> None:
         """Queue dial intents and wait until they are committed."""
+        if self.sync:
+            self._pending.intents.extend(intents)
+            self._sync_maybe_commit()
+            return
         fut = asyncio.get_running_loop().create_future()
         self._pending.intents.extend(intents)
         self._pending.waiters.append(fut)
@@ -169,12 +184,18 @@ class RunLogWriter:
 
     async def flush(self) -> None:
         """Wait until everything submitted so far is committed."""
+        if self.sync:
+            self._sync_maybe_commit(force=True)
+            return
         fut = asyncio.get_running_loop().create_future()
         self._pending.waiters.append(fut)
         self._wake.set()
         await fut
 
     async def close(self) -> None:
+        if self.sync:
+            self._sync_maybe_commit(force=True)
+            return
         if self._task is None:
             return
         await self.flush()
