@@ -125,6 +125,9 @@ class RunLogWriter:
         self._task: asyncio.Task | None = None
         self.commits = 0
         self.rows = 0
+        # dial time of each attempt still awaiting its outcome: lets an UPDATE skip the old
+        # row groups of `attempts` by their dialed_at zone maps instead of scanning them all
+        self._dialed: dict[str, float] = {}
 
     async def __aenter__(self) -> RunLogWriter:
         if not self.sync:
@@ -269,6 +272,8 @@ class RunLogWriter:
         self.rows += len(batch.intents) + len(batch.outcomes) + len(batch.events) + len(batch.dnc)
 
     def _insert_intents(self, intents: list[Intent]) -> None:
+        for i in intents:
+            self._dialed[i.attempt_id] = i.dialed_at
         names = [n for n, _ in INTENT_COLUMNS]
         select = ", ".join(_ts(n) if n in _TIMES else n for n in names)
         self.con.execute(
@@ -280,9 +285,15 @@ class RunLogWriter:
     def _apply_outcomes(self, outcomes: list[Outcome]) -> None:
         names = [n for n, _ in OUTCOME_COLUMNS if n != "attempt_id"]
         sets = ", ".join(f"{n} = {_ts('r.' + n) if n in _TIMES else 'r.' + n}" for n in names)
+        known = [self._dialed.pop(o.attempt_id, None) for o in outcomes]
+        since = (
+            f" AND attempts.dialed_at >= to_timestamp({min(known) - 1.0!r})"
+            if known and None not in known
+            else ""
+        )
         self.con.execute(
             f"UPDATE attempts SET {sets} FROM ({_select_unnest(OUTCOME_COLUMNS)}) r "
-            "WHERE attempts.attempt_id = r.attempt_id",
+            f"WHERE attempts.attempt_id = r.attempt_id{since}",
             _columns(outcomes, OUTCOME_COLUMNS),
         )
         lines = [
