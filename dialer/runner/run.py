@@ -460,7 +460,9 @@ class Runner:
             due = ended + pacing.retry[result.status].total_seconds()
         if due is not None:
             lead.last_status = result.status
-            self.queue.push(lead, due)
+            # the run log keeps microseconds: a millisecond of margin keeps the logged gap
+            # at or above the configured delay after rounding
+            self.queue.push(lead, due + 0.001)
 
     # ----- stopping and hot reload ----------------------------------------------------------
     def request_stop(self) -> None:
