@@ -135,7 +135,7 @@ def _source_error(exc: duckdb.Error, files: list[Path]) -> LeadSourceError:
 
 
 def read_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[Path]:
-    """Load the lead source into TEMP table `__src` (with 1-based `__row`); return its files."""
+    """Load the lead source into TEMP table `__src` (see `_row_sql` for its row numbers)."""
     files = _source_files(loaded)
     leads = loaded.campaign.leads
     phone_header = leads.columns.get("phone", "phone")
@@ -168,11 +168,13 @@ def read_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[
     reader = _reader(
         files, overrides if files[0].suffix.lower() in (".csv", ".tsv", ".txt") else None
     )
+    # `__row` is the table's rowid + 1: an insertion-ordered copy numbers the rows as the file
+    # does, without a window over every row (a lead file's own `rowid` column would hide it).
+    numbered = (
+        "row_number() OVER () AS __rowid, " if "rowid" in {h.lower() for h in headers} else ""
+    )
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __src AS "
-            f"SELECT row_number() OVER () AS __row, * FROM {reader}"
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __src AS SELECT {numbered}* FROM {reader}")
     except duckdb.Error as exc:
         raise _source_error(exc, files) from None
     if con.execute("SELECT count(*) FROM __src").fetchone()[0] == 0:
@@ -182,17 +184,25 @@ def read_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[
 
 def lead_columns(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[str]:
     """The lead columns templates and SQL see: source headers, renamed by `leads.columns`."""
-    return _column_names(loaded, [r[0] for r in con.execute("DESCRIBE __src").fetchall()])
+    return _column_names(loaded, _src_headers(con))
 
 
-def _mapped_select(loaded: LoadedCampaign, headers: list[str]) -> str:
+def _src_headers(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("DESCRIBE __src").fetchall() if r[0] != "__rowid"]
+
+
+def _row_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """`__src`'s 1-based source row number as SQL."""
+    has_rowid = con.execute("SELECT count(*) FROM (DESCRIBE __src) WHERE column_name = '__rowid'")
+    return "__rowid" if has_rowid.fetchone()[0] else "rowid + 1"
+
+
+def _mapped_select(loaded: LoadedCampaign, headers: list[str], row_sql: str) -> str:
     mapping = loaded.campaign.leads.columns
     renamed = {v: k for k, v in mapping.items()}
     targets = set(mapping)
-    parts = ["__row"]
+    parts = [f"{row_sql} AS __row"]
     for h in headers:
-        if h == "__row":
-            continue
         if h in renamed:
             parts.append(f"{quote_ident(h)} AS {quote_ident(renamed[h])}")
         elif h not in targets:
@@ -247,7 +257,7 @@ def _suppression_table(
 
 def _suppressed(con: duckdb.DuckDBPyConnection, has_log: bool, catalog: str) -> None:
     """`__suppress`: every suppressed E.164 number (lists through `__phones`, plus dnc)."""
-    union = "SELECT p.e164 AS phone FROM __suppress_raw s JOIN __phones p ON p.raw = s.phone"
+    union = "SELECT p.e164 AS phone FROM __suppress_raw s JOIN __e164s p ON p.raw = s.phone"
     if has_log:
         union += f" UNION ALL SELECT phone FROM {quote_ident(catalog)}.dnc"
     con.execute(
@@ -256,37 +266,49 @@ def _suppressed(con: duckdb.DuckDBPyConnection, has_log: bool, catalog: str) -> 
     )
 
 
-def _phone_map(con: duckdb.DuckDBPyConnection, region: str, raw_sql: str) -> str:
-    """`__phones(raw, e164, zones)` for every distinct written number; returns the method used.
+def _phone_map(con: duckdb.DuckDBPyConnection, region: str, lead_raws: str) -> str:
+    """Normalise every distinct written number once; returns the method used.
 
-    A small list is normalised by phonenumbers itself (no SQL to compile); a large one by the
-    SQL that `dialer.phones` compiles from phonenumbers' metadata, which is stricter on exotic
-    input (extensions, letters) and never looser.
+    `lead_raws` is a query for the leads' written numbers. Makes `__e164s(raw, e164)` for those
+    and the suppression lists' numbers, and `__phones(raw, e164, zones)` for the leads' only
+    (a suppressed number needs no timezone). A small set is normalised by phonenumbers itself
+    (no SQL to compile); a large one by the SQL that `dialer.phones` compiles from phonenumbers'
+    metadata, which is stricter on exotic input (extensions, letters) and never looser.
     """
-    count = con.execute(f"SELECT count(*) FROM ({raw_sql})").fetchone()[0]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __raws AS SELECT raw, bool_or(lead) AS lead FROM ("
+        f"SELECT raw, true AS lead FROM ({lead_raws}) UNION ALL "
+        "SELECT phone, false FROM __suppress_raw) WHERE raw IS NOT NULL GROUP BY raw"
+    )
+    count = con.execute("SELECT count(*) FROM __raws").fetchone()[0]
     if count <= SMALL_SOURCE:
-        raws = [r[0] for r in con.execute(raw_sql).fetchall()]
+        rows = con.execute("SELECT raw, lead FROM __raws").fetchall()
+        raws = [r for r, _ in rows]
         e164 = [normalize_phone(r, region) for r in raws]
-        zones_of = {p: list(timezones_for_phone(p)) for p in set(e164) if p}
-        zones = [zones_of.get(p) if p else None for p in e164]
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE __phones (raw VARCHAR, e164 VARCHAR, zones VARCHAR[])"
+            "CREATE OR REPLACE TEMP TABLE __e164s AS SELECT unnest(?::VARCHAR[]) AS raw, "
+            "unnest(?::VARCHAR[]) AS e164",
+            [raws, e164],
         )
-        if raws:
-            con.execute(
-                "INSERT INTO __phones SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
-                "unnest(?::VARCHAR[][])",
-                [raws, e164, zones],
-            )
+        leads = [(r, p) for (r, lead), p in zip(rows, e164, strict=True) if lead]
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __phones AS SELECT unnest(?::VARCHAR[]) AS raw, "
+            "unnest(?::VARCHAR[]) AS e164, unnest(?::VARCHAR[][]) AS zones",
+            [
+                [r for r, _ in leads],
+                [p for _, p in leads],
+                [list(timezones_for_phone(p)) if p else None for _, p in leads],
+            ],
+        )
         return "python"
     install_phone_sql(con)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE __phones_e164 AS "
-        f"SELECT raw, dialer_e164(raw, {quote_str(region)}) AS e164 FROM ({raw_sql})"
+        "CREATE OR REPLACE TEMP TABLE __e164s AS "
+        f"SELECT raw, dialer_e164(raw, {quote_str(region)}) AS e164, lead FROM __raws"
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE __phones AS "
-        + with_timezones_sql("SELECT raw, e164 FROM __phones_e164", "e164", "zones")
+        + with_timezones_sql("SELECT raw, e164 FROM __e164s WHERE lead", "e164", "zones")
     )
     return "sql"
 
@@ -341,8 +363,8 @@ def select_leads(
     """
     con = con or duckdb.connect()
     files = read_source(loaded, con)
-    headers = [r[0] for r in con.execute("DESCRIBE __src").fetchall()]
-    mapped = _mapped_select(loaded, headers)
+    headers = _src_headers(con)
+    mapped = _mapped_select(loaded, headers, _row_sql(con))
     columns = _column_names(loaded, headers)
     errors = check_lead_sql(loaded, columns)
     if errors:
@@ -362,8 +384,7 @@ def select_leads(
         _phone_map(
             con,
             leads.default_region,
-            f"SELECT DISTINCT raw FROM (SELECT CAST(phone AS VARCHAR) AS raw FROM ({matched}) "
-            "UNION ALL SELECT phone FROM __suppress_raw) WHERE raw IS NOT NULL",
+            f"SELECT DISTINCT CAST(phone AS VARCHAR) AS raw FROM ({matched})",
         )
     except duckdb.Error as exc:
         raise DialerError(
@@ -434,8 +455,6 @@ def _column_names(loaded: LoadedCampaign, headers: list[str]) -> list[str]:
     renamed = {v: k for k, v in mapping.items()}
     out: list[str] = []
     for h in headers:
-        if h == "__row":
-            continue
         if h in renamed:
             out.append(renamed[h])
         elif h not in mapping:

@@ -35,16 +35,26 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import duckdb
 
-_SPECIAL = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
-            "voicemail")
+_SPECIAL = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+)
 _GRAMMAR = r"[\s(]*\+*[0-9 ().\-/]*\s*"  # the written forms the SQL reads; anything else is NULL
 _GROUPS = ("12", "345", "6789")  # first digit of the country code: one validity regex each
 _BUCKET = 4  # timezone cells: the first 4 digits, or a trie node where the data goes deeper
 _MAX_LEN = 250  # phonenumbers refuses longer input
 
 
+@functools.lru_cache(maxsize=65536)
 def normalize_phone(raw: str | None, default_region: str = "US") -> str | None:
-    """E.164 string ('+12015550123') or None when not a valid number. Pure Python (phonenumbers), for single values (CLI args, DNC add)."""  # noqa: E501
+    """E.164 string ('+12015550123') or None when not a valid number: phonenumbers itself, for
+    single values and small lists (a number met again, e.g. by the next campaign, is cached)."""
     import phonenumbers
 
     if raw is None:
@@ -58,6 +68,7 @@ def normalize_phone(raw: str | None, default_region: str = "US") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=65536)
 def timezones_for_phone(e164: str) -> tuple[str, ...]:
     """IANA zones for an E.164 number, () when unknown (phonenumbers' 'Etc/Unknown' means unknown)."""  # noqa: E501
     import phonenumbers
@@ -71,31 +82,46 @@ def timezones_for_phone(e164: str) -> tuple[str, ...]:
 
 
 def install_phone_sql(con: duckdb.DuckDBPyConnection) -> None:
-    """Idempotently create on this connection (TEMP objects only, nothing persisted into a user's database file): a scalar macro `dialer_e164(raw VARCHAR, region VARCHAR) -> VARCHAR` (E.164 or NULL), and whatever table(s) the timezone lookup needs."""  # noqa: E501
+    """Create (again) on this connection, as TEMP objects so nothing lands in a user's database
+    file: the macro `dialer_e164(raw, region)` (E.164 VARCHAR or NULL) and the table of timezone
+    prefix cells that `with_timezones_sql` joins against."""
     keys, ccs, zones, country, mixed = _tz_table()
     con.execute(f"CREATE OR REPLACE TEMP MACRO dialer_e164(raw, region) AS {_e164_sql()}")
+    # Zone lists travel as tab-joined strings: binding 11k nested lists costs 4x more.
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE __dialer_tz AS SELECT unnest($1) AS k, unnest($2) AS cc,"
-        " unnest($3) AS zones, unnest($4) AS country, unnest($5) AS mixed",
-        [keys, ccs, zones, country, mixed],
+        "CREATE OR REPLACE TEMP TABLE __dialer_tz AS SELECT k, cc,"
+        " CASE WHEN z = '' THEN []::VARCHAR[] ELSE string_split(z, chr(9)) END AS zones,"
+        " CASE WHEN c = '' THEN []::VARCHAR[] ELSE string_split(c, chr(9)) END AS country, mixed"
+        " FROM (SELECT unnest($1::VARCHAR[]) AS k, unnest($2::VARCHAR[]) AS cc,"
+        " unnest($3::VARCHAR[]) AS z, unnest($4::VARCHAR[]) AS c, unnest($5::BOOLEAN[]) AS mixed)",
+        [keys, ccs, ["\t".join(z) for z in zones], ["\t".join(c) for c in country], mixed],
     )
 
 
 def with_timezones_sql(input_sql: str, e164_col: str, out_col: str = "__phone_zones") -> str:
-    """A SELECT statement text that returns every column of (input_sql) plus `out_col` VARCHAR[] (the zones; empty list or NULL when unknown). Must be efficient for 1M rows (hint: one ASOF join against disjoint prefix segments flattened in Python from phonenumbers' timezone prefix data, longest prefix wins; or something faster you measure)."""  # noqa: E501
+    """A SELECT returning every column of (input_sql) plus `out_col` VARCHAR[]: the IANA zones of
+    the E.164 number in `e164_col` (empty or NULL when unknown), by one hash join on its prefix
+    cell, with the number's type tested only in countries where the zones depend on it."""
     col = "__dialer_q." + _ident(e164_col)
     deep_re, trie_re, geo = _tz_sql()
-    key = (f"CASE WHEN regexp_matches({col}, {_q(deep_re)})"
-           f" THEN regexp_extract(substr({col}, 2), {_q(trie_re)})"
-           f" WHEN starts_with({col}, '+') THEN substr({col}, 2, {_BUCKET}) END")
+    key = (
+        f"CASE WHEN regexp_matches({col}, {_q(deep_re)})"
+        f" THEN regexp_extract(substr({col}, 2), {_q(trie_re)})"
+        f" WHEN starts_with({col}, '+') THEN substr({col}, 2, {_BUCKET}) END"
+    )
     nsn = f"substr({col}, length(__dialer_t.cc) + 2)"
-    zones = (f"CASE WHEN __dialer_t.mixed AND NOT ({geo('__dialer_t.cc', nsn)})"
-             " THEN __dialer_t.country ELSE __dialer_t.zones END")
-    return (f"SELECT __dialer_q.*, {zones} AS {_ident(out_col)} FROM ({input_sql}) AS __dialer_q"
-            f" LEFT JOIN __dialer_tz AS __dialer_t ON __dialer_t.k = {key}")
+    zones = (
+        f"CASE WHEN __dialer_t.mixed AND NOT ({geo('__dialer_t.cc', nsn)})"
+        " THEN __dialer_t.country ELSE __dialer_t.zones END"
+    )
+    return (
+        f"SELECT __dialer_q.*, {zones} AS {_ident(out_col)} FROM ({input_sql}) AS __dialer_q"
+        f" LEFT JOIN __dialer_tz AS __dialer_t ON __dialer_t.k = {key}"
+    )
 
 
 # --- SQL text helpers ----------------------------------------------------------------------------
+
 
 def _q(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
@@ -138,6 +164,7 @@ def _keyed(patterns: dict[str, str], sep: str = "") -> str:
 
 def _ints(values) -> str:
     """A regex for these decimal numbers (each 0..999), runs of consecutive ones as ranges."""
+
     def span(lo: str, hi: str) -> str:  # same length
         if not lo:
             return ""
@@ -148,8 +175,9 @@ def _ints(values) -> str:
         first = int(lo[0]) + (1 if parts else 0)
         last = int(hi[0]) - (0 if hi[1:] == "9" * rest else 1)
         if first <= last:
-            parts.append(f"[{first}-{last}]" + r"\d" * rest if first < last else
-                         str(first) + r"\d" * rest)
+            parts.append(
+                f"[{first}-{last}]" + r"\d" * rest if first < last else str(first) + r"\d" * rest
+            )
         if hi[1:] != "9" * rest:
             parts.append(hi[0] + span("0" * rest, hi[1:]))
         return "(?:" + "|".join(parts) + ")" if len(parts) > 1 else parts[0]
@@ -206,6 +234,7 @@ def _lens_in(n: str, lens) -> str:
 
 # --- phonenumbers' metadata ----------------------------------------------------------------------
 
+
 @functools.cache
 def _metadata() -> tuple[dict, dict]:
     """Metadata by region code, and for each calling code (str) its regions' metadata in
@@ -215,9 +244,17 @@ def _metadata() -> tuple[dict, dict]:
     from phonenumbers.phonemetadata import PhoneMetadata
 
     PhoneMetadata.load_all()
-    regions = {r: PhoneMetadata.metadata_for_region(r) for r in sorted(phonenumbers.SUPPORTED_REGIONS)}
-    by_cc = {str(cc): ([PhoneMetadata.metadata_for_nongeo_region(cc)] if rs == ("001",)
-                       else [regions[r] for r in rs]) for cc, rs in COUNTRY_CODE_TO_REGION_CODE.items()}
+    regions = {
+        r: PhoneMetadata.metadata_for_region(r) for r in sorted(phonenumbers.SUPPORTED_REGIONS)
+    }
+    by_cc = {
+        str(cc): (
+            [PhoneMetadata.metadata_for_nongeo_region(cc)]
+            if rs == ("001",)
+            else [regions[r] for r in rs]
+        )
+        for cc, rs in COUNTRY_CODE_TO_REGION_CODE.items()
+    }
     return regions, by_cc
 
 
@@ -227,8 +264,11 @@ def _types(md) -> str:
     descs = [getattr(md, t) for t in (*_SPECIAL, "fixed_line")]
     if not md.same_mobile_and_fixed_line_pattern:
         descs.append(md.mobile)
-    return "|".join(f"(?:{d.national_number_pattern})" for d in descs if d is not None
-                    and d.national_number_pattern and tuple(d.possible_length) != (-1,))
+    return "|".join(
+        f"(?:{d.national_number_pattern})"
+        for d in descs
+        if d is not None and d.national_number_pattern and tuple(d.possible_length) != (-1,)
+    )
 
 
 def _matches(descs, n: str) -> str | None:
@@ -252,8 +292,10 @@ def _valid(md, n: str) -> str:
     gen, types = md.general_desc, _types(md)
     if not types or not gen.national_number_pattern:
         return "FALSE"
-    parts = [f"regexp_full_match({n}, {_q(gen.national_number_pattern)})",
-             f"regexp_full_match({n}, {_q(types)})"]
+    parts = [
+        f"regexp_full_match({n}, {_q(gen.national_number_pattern)})",
+        f"regexp_full_match({n}, {_q(types)})",
+    ]
     if gen.possible_length:
         parts.insert(0, _lens_in(n, gen.possible_length))
     return "(" + " AND ".join(parts) + ")"
@@ -264,8 +306,9 @@ def _geographical(md, cc: int, n: str) -> str:
     from phonenumbers import PhoneNumberType, is_number_type_geographical
 
     special = _matches([getattr(md, t) for t in _SPECIAL], n)
-    mobile_too = (md.same_mobile_and_fixed_line_pattern
-                  or is_number_type_geographical(PhoneNumberType.MOBILE, cc))
+    mobile_too = md.same_mobile_and_fixed_line_pattern or is_number_type_geographical(
+        PhoneNumberType.MOBILE, cc
+    )
     fixed = "TRUE" if mobile_too else (_matches([md.fixed_line], n) or "FALSE")
     return fixed if special is None else f"(NOT ({special}) AND ({fixed}))"
 
@@ -293,6 +336,7 @@ def _per_country(cc: str, n: str, test) -> str:
 # viability rules say so; (3) the national prefix is stripped when the stripped number is viable
 # and of a possible length; (4) the number must match one of its region's number types.
 # Patterns are "keyed": region-keyed ones run on "US:2015550123", cc-keyed ones on "12015550123".
+
 
 def _counts(lengths) -> str:
     """A regex for digit strings whose length is in `lengths` (runs as \\d{a,b})."""
@@ -339,8 +383,9 @@ def _fixed(npp: str) -> dict[str, int] | None:
         if op is sp.LITERAL:
             return {av}
         if op is sp.IN and all(o in (sp.LITERAL, sp.RANGE) for o, _ in av):
-            return set().union(*({a} if o is sp.LITERAL else set(range(a[0], a[1] + 1))
-                                 for o, a in av))
+            return set().union(
+                *({a} if o is sp.LITERAL else set(range(a[0], a[1] + 1)) for o, a in av)
+            )
         if op is sp.SUBPATTERN:
             return first(av[3])
         return None
@@ -368,22 +413,34 @@ def _decide(keyed: dict) -> str:
     nat stripped of the national prefix, or nat): the match ends after s (strip: s viable and
     of possible length), after nat (keep: nat viable), after len(s) (strip: possible length),
     or there is none (keep)."""
-    gen = {k: md.general_desc.national_number_pattern for k, md in keyed.items()
-           if md.general_desc.national_number_pattern}
+    gen = {
+        k: md.general_desc.national_number_pattern
+        for k, md in keyed.items()
+        if md.general_desc.national_number_pattern
+    }
     ok = {k: _ints(_length_sets(md)[0]) for k, md in keyed.items()}
-    return r"^\d+\|(?:" + "|".join([
-        _keyed({k: rf"\d*:(?:{ok[k]}):(?:{g}):" for k, g in gen.items()}, ":"),
-        _keyed({k: f"(?:{g}):" for k, g in gen.items()}, ":"),
-        _keyed({k: rf"\d*:(?:{ok[k]}):" for k in ok}, ":")]) + ")"
+    return (
+        r"^\d+\|(?:"
+        + "|".join(
+            [
+                _keyed({k: rf"\d*:(?:{ok[k]}):(?:{g}):" for k, g in gen.items()}, ":"),
+                _keyed({k: f"(?:{g}):" for k, g in gen.items()}, ":"),
+                _keyed({k: rf"\d*:(?:{ok[k]}):" for k in ok}, ":"),
+            ]
+        )
+        + ")"
+    )
 
 
 def _pick(subject: str, pattern: str) -> str:
-    """"cc:nsn", plus '!' when nsn is viable, from `_decide`'s subject (NULL stays NULL)."""
+    """ "cc:nsn", plus '!' when nsn is viable, from `_decide`'s subject (NULL stays NULL)."""
     f = "split_part(__g, ':', {})".format
-    return _glue(f"regexp_replace({subject}, {_q(pattern)}, '\\0!')",
-                 f"split_part(__g, '|', 1) || ':' || CASE WHEN ends_with(__g, '!') THEN {f(4)}"
-                 f" || '!' WHEN starts_with({f(3)}, '!') THEN {f(2)} || '!' WHEN starts_with("
-                 f"{f(4)}, '!') THEN substr({f(4)}, 2) ELSE {f(2)} END")
+    return _glue(
+        f"regexp_replace({subject}, {_q(pattern)}, '\\0!')",
+        f"split_part(__g, '|', 1) || ':' || CASE WHEN ends_with(__g, '!') THEN {f(4)}"
+        f" || '!' WHEN starts_with({f(3)}, '!') THEN {f(2)} || '!' WHEN starts_with("
+        f"{f(4)}, '!') THEN substr({f(4)}, 2) ELSE {f(2)} END",
+    )
 
 
 def _strip_rules(rd: str, keyed: dict) -> str:
@@ -395,10 +452,16 @@ def _strip_rules(rd: str, keyed: dict) -> str:
         lit, group = re.fullmatch(r"(\d*)\\(\d)", rule).groups()
         assert int(group) == re.compile(npp).groups, k  # phonenumbers tests the last group
         chain = "__t"  # "<group>rest" when the rule applies, "<>rest" when only the prefix does
-        for pat, rep in ((f"^{k}:(?:{npp})", f"<\\{group}>"), (r"^<(\d+)>", lit + r"\1"),
-                         ("^<>", ""), (f"^{k}:", "")):
+        for pat, rep in (
+            (f"^{k}:(?:{npp})", f"<\\{group}>"),
+            (r"^<(\d+)>", lit + r"\1"),
+            ("^<>", ""),
+            (f"^{k}:", ""),
+        ):
             chain = f"regexp_replace({chain}, {_q(pat)}, {_q(rep)})"
-        whens.append(f"WHEN starts_with(__s, '{k}:') THEN list_transform([__s], lambda __t: {chain})[1]")
+        whens.append(
+            f"WHEN starts_with(__s, '{k}:') THEN list_transform([__s], lambda __t: {chain})[1]"
+        )
     return f"list_transform([{rd}], lambda __s: CASE {' '.join(whens)} END)[1]"
 
 
@@ -411,13 +474,22 @@ def _branch(group: str, v: dict[str, str]) -> tuple[str, str]:
     d, rd, r, x = v["D"], v["RD"], v["R"], v["X"]
     cc_of = {k: str(md.country_code) for k, md in regions.items()}
     gen = {k: md.general_desc.national_number_pattern for k, md in regions.items()}
-    npp = {k: md.national_prefix_for_parsing for k, md in regions.items()
-           if md.national_prefix_for_parsing}
+    npp = {
+        k: md.national_prefix_for_parsing
+        for k, md in regions.items()
+        if md.national_prefix_for_parsing
+    }
     rules = {k: md for k, md in regions.items() if md.national_prefix_transform_rule}
-    mnpp = {cc: md.national_prefix_for_parsing for cc, md in mains.items()
-            if md.national_prefix_for_parsing and not md.national_prefix_transform_rule}
-    mrules = {cc: md.national_prefix_for_parsing for cc, md in mains.items()
-              if md.national_prefix_transform_rule}
+    mnpp = {
+        cc: md.national_prefix_for_parsing
+        for cc, md in mains.items()
+        if md.national_prefix_for_parsing and not md.national_prefix_transform_rule
+    }
+    mrules = {
+        cc: md.national_prefix_for_parsing
+        for cc, md in mains.items()
+        if md.national_prefix_transform_rule
+    }
 
     def rx(fn: str, subject: str, pattern: str, *more: str) -> str:
         return f"{fn}({', '.join([subject, _q(pattern), *more])})"
@@ -425,7 +497,7 @@ def _branch(group: str, v: dict[str, str]) -> tuple[str, str]:
     def prefix(keyed: dict, sep: str = "") -> str:
         return "^(?:" + (_keyed(keyed, sep) or "x") + ")"
 
-    subject = ("{c} || '|' || {k} || ':' || {n} || ':' || length({s}) || ':' || {s} || ':'")
+    subject = "{c} || '|' || {k} || ':' || {n} || ':' || length({s}) || ':' || {s} || ':'"
     # International (after + or an IDD): the main region of the country code, whose national
     # prefix may follow ("+44 (0)20 ..."; if that region rewrites its prefix instead, as AR and
     # BR do: NULL, stricter, rare). One reference to x: marks "cc:" then "npp|" (or "npp#").
@@ -433,12 +505,19 @@ def _branch(group: str, v: dict[str, str]) -> tuple[str, str]:
     marked = rx("regexp_replace", marked, prefix(mnpp, ":"), r"'\0|'")
     if mrules:
         marked = rx("regexp_replace", marked, prefix(mrules, ":"), r"'\0#'")
-    cut = "CASE WHEN contains(__g, '|') THEN split_part(split_part(__g, '|', 2), '#', 1) ELSE {} END"
+    cut = (
+        "CASE WHEN contains(__g, '|') THEN split_part(split_part(__g, '|', 2), '#', 1) ELSE {} END"
+    )
     nat_i = "replace(replace(split_part(__g, ':', 2), '|', ''), '#', '')"
-    intl = _glue(marked, "CASE WHEN contains(__g, ':') AND (NOT contains(__g, '#') OR"
-                 " contains(__g, ':#')) THEN "
-                 + subject.format(c="split_part(__g, ':', 1)", k="split_part(__g, ':', 1)", n=nat_i,
-                                  s=cut.format(nat_i)) + " END")
+    intl = _glue(
+        marked,
+        "CASE WHEN contains(__g, ':') AND (NOT contains(__g, '#') OR"
+        " contains(__g, ':#')) THEN "
+        + subject.format(
+            c="split_part(__g, ':', 1)", k="split_part(__g, ':', 1)", n=nat_i, s=cut.format(nat_i)
+        )
+        + " END",
+    )
     # National: the region's metadata. A national number starting with the country code
     # (_maybe_extract_country_code) is read as international when the rest (a, or b = a less
     # the national prefix) is viable and the whole is not, or when the whole is too long.
@@ -449,112 +528,194 @@ def _branch(group: str, v: dict[str, str]) -> tuple[str, str]:
     fixed = {k: _fixed(p_) for k, p_ in npp.items() if k not in rules}
     fixed = {k: f for k, f in fixed.items() if f}
     tl = {k: min(_length_sets(md)[1]) for k, md in regions.items()}
-    dctag = "^(?:" + "|".join([
-        _keyed({k: f"(?:{g})~" for k, g in gen.items()}, ":"),
-        _keyed({k: f"{cc_of[k]}(?:{npp[k]})(?:{gen[k]})~a" for k in fixed}, ":"),
-        _keyed({k: f"{cc_of[k]}(?:{_to_end(p_)})ab" for k, p_ in npp.items() if k not in fixed},
-               ":"),
-        _keyed({k: f"{cc_of[k]}(?:{g})~abc" for k, g in gen.items()}, ":"),
-        _keyed({k: cc_of[k] + "(?:" + "|".join(
-            f"(?:{alt})" + rf"\d{{{max(0, tl[k] - len(cc_of[k]) - n)},}}" for alt, n in f.items())
-            + ")~abcd" for k, f in fixed.items()}, ":"),
-        _keyed({k: rf"\d{{{n},}}~abcde" for k, n in tl.items()}, ":")]) + ")"
-    strip = rx("regexp_replace", rd, prefix({k: p_ for k, p_ in npp.items() if k not in rules}, ":"),
-               "''")
+    dctag = (
+        "^(?:"
+        + "|".join(
+            [
+                _keyed({k: f"(?:{g})~" for k, g in gen.items()}, ":"),
+                _keyed({k: f"{cc_of[k]}(?:{npp[k]})(?:{gen[k]})~a" for k in fixed}, ":"),
+                _keyed(
+                    {
+                        k: f"{cc_of[k]}(?:{_to_end(p_)})ab"
+                        for k, p_ in npp.items()
+                        if k not in fixed
+                    },
+                    ":",
+                ),
+                _keyed({k: f"{cc_of[k]}(?:{g})~abc" for k, g in gen.items()}, ":"),
+                _keyed(
+                    {
+                        k: cc_of[k]
+                        + "(?:"
+                        + "|".join(
+                            f"(?:{alt})" + rf"\d{{{max(0, tl[k] - len(cc_of[k]) - n)},}}"
+                            for alt, n in f.items()
+                        )
+                        + ")~abcd"
+                        for k, f in fixed.items()
+                    },
+                    ":",
+                ),
+                _keyed({k: rf"\d{{{n},}}~abcde" for k, n in tl.items()}, ":"),
+            ]
+        )
+        + ")"
+    )
+    strip = rx(
+        "regexp_replace", rd, prefix({k: p_ for k, p_ in npp.items() if k not in rules}, ":"), "''"
+    )
     if rules:
-        strip = (f"CASE WHEN {rx('regexp_full_match', r, '|'.join(rules))}"
-                 f" THEN {_strip_rules(rd, rules)} ELSE {strip} END")
+        strip = (
+            f"CASE WHEN {rx('regexp_full_match', r, '|'.join(rules))}"
+            f" THEN {_strip_rules(rd, rules)} ELSE {strip} END"
+        )
     starts_cc = rx("regexp_matches", rd, prefix(cc_of, ":"))
     after_cc = {k: cc_of[k] + f"(?:{npp[k]})" for k in fixed}
-    twice = {k: after_cc[k] + f"(?:{mains[cc_of[k]].national_prefix_for_parsing})" for k in fixed
-             if mains[cc_of[k]].national_prefix_for_parsing}
-    dc_fields = (f"'t': length(regexp_extract({rd} || '~abcde', {_q(dctag)})) - length({rd}) - 1, "
-                 f"'a': {rx('regexp_replace', rd, prefix(cc_of, ':'), chr(39) * 2)}, "
-                 f"'b': {rx('regexp_replace', rd, prefix(after_cc, ':'), chr(39) * 2)}, "
-                 f"'p': {rx('regexp_extract', d, prefix(mnpp))}, "
-                 f"'q': {rx('regexp_matches', rd, prefix(twice, ':'))}, "
-                 f"'m': {rx('regexp_extract', d, prefix(mrules)) if mrules else chr(39) * 2}")
+    twice = {
+        k: after_cc[k] + f"(?:{mains[cc_of[k]].national_prefix_for_parsing})"
+        for k in fixed
+        if mains[cc_of[k]].national_prefix_for_parsing
+    }
+    dc_fields = (
+        f"'t': length(regexp_extract({rd} || '~abcde', {_q(dctag)})) - length({rd}) - 1, "
+        f"'a': {rx('regexp_replace', rd, prefix(cc_of, ':'), chr(39) * 2)}, "
+        f"'b': {rx('regexp_replace', rd, prefix(after_cc, ':'), chr(39) * 2)}, "
+        f"'p': {rx('regexp_extract', d, prefix(mnpp))}, "
+        f"'q': {rx('regexp_matches', rd, prefix(twice, ':'))}, "
+        f"'m': {rx('regexp_extract', d, prefix(mrules)) if mrules else chr(39) * 2}"
+    )
     s_n = "CASE WHEN contains(__g.s, ':') THEN __g.d ELSE __g.s END"
     cc_a = "left(__g.d, length(__g.d) - length(__g.dc.a))"
     s_a = "substr(__g.d, greatest(length(__g.dc.p), length(__g.d) - length(__g.dc.a)) + 1)"
-    nat = _glue("{" + f"'d': {d}, 'r': {r}, 's': {strip}, "
-                f"'c': {_dispatch(r, {k: _q(c) for k, c in cc_of.items()})}, "
-                f"'dc': CASE WHEN {starts_cc} THEN {{{dc_fields}}} END" + "}",
-                f"CASE WHEN length(__g.dc.m) > length({cc_a}) THEN NULL"  # main rewrites: stricter
-                " WHEN __g.dc.t IN (3, 5) THEN "
-                + subject.format(c=cc_a, k=cc_a, n="__g.dc.a", s=s_a)
-                + " WHEN __g.dc.t IN (1, 4) THEN CASE WHEN __g.dc.q THEN NULL ELSE "
-                + subject.format(c=cc_a, k=cc_a, n="__g.dc.b", s="__g.dc.b")
-                + " END WHEN __g.dc.t = 2 THEN NULL ELSE "
-                + subject.format(c="__g.c", k="__g.r", n="__g.d", s=s_n) + " END")
-    slow = _pick(f"CASE WHEN {v['INTL']} THEN {intl} WHEN NOT {v['P']} THEN {nat} END",
-                 _decide({**regions, **mains}))
+    nat = _glue(
+        "{" + f"'d': {d}, 'r': {r}, 's': {strip}, "
+        f"'c': {_dispatch(r, {k: _q(c) for k, c in cc_of.items()})}, "
+        f"'dc': CASE WHEN {starts_cc} THEN {{{dc_fields}}} END" + "}",
+        f"CASE WHEN length(__g.dc.m) > length({cc_a}) THEN NULL"  # main rewrites: stricter
+        " WHEN __g.dc.t IN (3, 5) THEN "
+        + subject.format(c=cc_a, k=cc_a, n="__g.dc.a", s=s_a)
+        + " WHEN __g.dc.t IN (1, 4) THEN CASE WHEN __g.dc.q THEN NULL ELSE "
+        + subject.format(c=cc_a, k=cc_a, n="__g.dc.b", s="__g.dc.b")
+        + " END WHEN __g.dc.t = 2 THEN NULL ELSE "
+        + subject.format(c="__g.c", k="__g.r", n="__g.d", s=s_n)
+        + " END",
+    )
+    slow = _pick(
+        f"CASE WHEN {v['INTL']} THEN {intl} WHEN NOT {v['P']} THEN {nat} END",
+        _decide({**regions, **mains}),
+    )
     # Fast paths, the usual shapes: "+<cc><nsn>" with no national prefix after the country
     # code, and national numbers starting with neither an IDD, the country code nor a national
     # prefix. '!' = the general pattern matches (only single-region countries need it).
     one = {cc for cc in ccs if len(by_cc[cc]) == 1}
     c = v[f"C{group}"]
-    fast_intl = (f"CASE WHEN {c} <> '' THEN {c} || ':' || substr({d}, length({c}) + 1) || CASE WHEN "
-                 + rx("regexp_full_match", d, _keyed({cc: mains[cc].general_desc.national_number_pattern
-                                                     if cc in one else r"\d*" for cc in ccs}))
-                 + " THEN '!' ELSE '' END END")
-    fast_nat = (f"{_dispatch(r, {k: _q(c_) for k, c_ in cc_of.items()})} || ':' || {d} || CASE WHEN "
-                + rx("regexp_full_match", rd, _keyed({k: g if cc_of[k] in one else r"\d*"
-                                                      for k, g in gen.items()}, ":"))
-                + " THEN '!' ELSE '' END")
-    all_npp = {cc: md.national_prefix_for_parsing for cc, md in mains.items()
-               if md.national_prefix_for_parsing}
-    z = (f"CASE WHEN {v['PLUS']} AND NOT {rx('regexp_matches', d, prefix(all_npp))} THEN {fast_intl}"
-         f" WHEN NOT {v['P']} AND NOT {v['SPECIAL']} THEN {fast_nat} ELSE {slow} END")
-    valid = "|".join(f"{cc}:(?:{'|'.join(f'(?:{t})' for t in map(_types, by_cc[cc]) if t)})"
-                     + ("!?" if len(by_cc[cc]) > 1 else "!") for cc in ccs
-                     if any(map(_types, by_cc[cc])))
-    out = _glue(f"regexp_replace({z}, {_q('^(?:' + valid + ')$')}, '+\\0')",
-                "CASE WHEN starts_with(__g, '+') THEN replace(replace(__g, ':', ''), '!', '') END")
+    fast_intl = (
+        f"CASE WHEN {c} <> '' THEN {c} || ':' || substr({d}, length({c}) + 1) || CASE WHEN "
+        + rx(
+            "regexp_full_match",
+            d,
+            _keyed(
+                {
+                    cc: mains[cc].general_desc.national_number_pattern if cc in one else r"\d*"
+                    for cc in ccs
+                }
+            ),
+        )
+        + " THEN '!' ELSE '' END END"
+    )
+    fast_nat = (
+        f"{_dispatch(r, {k: _q(c_) for k, c_ in cc_of.items()})} || ':' || {d} || CASE WHEN "
+        + rx(
+            "regexp_full_match",
+            rd,
+            _keyed({k: g if cc_of[k] in one else r"\d*" for k, g in gen.items()}, ":"),
+        )
+        + " THEN '!' ELSE '' END"
+    )
+    all_npp = {
+        cc: md.national_prefix_for_parsing
+        for cc, md in mains.items()
+        if md.national_prefix_for_parsing
+    }
+    z = (
+        f"CASE WHEN {v['PLUS']} AND NOT {rx('regexp_matches', d, prefix(all_npp))} THEN {fast_intl}"
+        f" WHEN NOT {v['P']} AND NOT {v['SPECIAL']} THEN {fast_nat} ELSE {slow} END"
+    )
+    valid = "|".join(
+        f"{cc}:(?:{'|'.join(f'(?:{t})' for t in map(_types, by_cc[cc]) if t)})"
+        + ("!?" if len(by_cc[cc]) > 1 else "!")
+        for cc in ccs
+        if any(map(_types, by_cc[cc]))
+    )
+    out = _glue(
+        f"regexp_replace({z}, {_q('^(?:' + valid + ')$')}, '+\\0')",
+        "CASE WHEN starts_with(__g, '+') THEN replace(replace(__g, ':', ''), '!', '') END",
+    )
     digits = ", ".join(_q(ch) for ch in group)
     in_region = rx("regexp_full_match", r, "|".join(regions))
-    cond = (f"CASE WHEN {v['PLUS']} THEN left({d}, 1) IN ({digits}) WHEN NOT {v['SPECIAL']} THEN"
-            f" {in_region} WHEN {v['INTL']} THEN left({x}, 1) IN ({digits}) ELSE {in_region} END")
+    cond = (
+        f"CASE WHEN {v['PLUS']} THEN left({d}, 1) IN ({digits}) WHEN NOT {v['SPECIAL']} THEN"
+        f" {in_region} WHEN {v['INTL']} THEN left({x}, 1) IN ({digits}) ELSE {in_region} END"
+    )
     return cond, out
 
 
 @functools.cache
 def _e164_sql() -> str:
     regions = _metadata()[0]
-    idd = "^(?:" + _keyed({r: md.international_prefix for r, md in regions.items()
-                           if md.international_prefix}, ":") + ")"
-    v = {"D": f"CASE WHEN length(raw) <= {_MAX_LEN} AND regexp_full_match(raw, {_q(_GRAMMAR)})"
-              " THEN regexp_replace(raw, '[^0-9]+', '', 'g') END",
-         "R": "upper(region)", "P": "contains(raw, '+')"}
+    idd = (
+        "^(?:"
+        + _keyed(
+            {r: md.international_prefix for r, md in regions.items() if md.international_prefix},
+            ":",
+        )
+        + ")"
+    )
+    v = {
+        "D": f"CASE WHEN length(raw) <= {_MAX_LEN} AND regexp_full_match(raw, {_q(_GRAMMAR)})"
+        " THEN regexp_replace(raw, '[^0-9]+', '', 'g') END",
+        "R": "upper(region)",
+        "P": "contains(raw, '+')",
+    }
     v["RD"] = f"{v['R']} || ':' || {v['D']}"
     v["PLUS"] = f"({v['P']} AND NOT starts_with({v['D']}, '0'))"
     # Whether a national number starts with the region's IDD, country code or national prefix
     # (else it takes the fast path); after the IDD: its digits, else still "R:digits".
-    special = "|".join(_keyed({r: p for r, md in regions.items() if (p := getattr(md, a))}, ":")
-                       for a in ("international_prefix", "national_prefix_for_parsing"))
+    special = "|".join(
+        _keyed({r: p for r, md in regions.items() if (p := getattr(md, a))}, ":")
+        for a in ("international_prefix", "national_prefix_for_parsing")
+    )
     special += "|" + _keyed({r: str(md.country_code) for r, md in regions.items()}, ":")
-    v["SPECIAL"] = (f"CASE WHEN NOT {v['PLUS']} THEN regexp_matches({v['RD']},"
-                    f" {_q('^(?:' + special + ')')}) END")
+    v["SPECIAL"] = (
+        f"CASE WHEN NOT {v['PLUS']} THEN regexp_matches({v['RD']},"
+        f" {_q('^(?:' + special + ')')}) END"
+    )
     v["XB"] = f"CASE WHEN NOT {v['PLUS']} THEN regexp_replace({v['RD']}, {_q(idd)}, '') END"
     v["X"] = f"CASE WHEN {v['PLUS']} THEN {v['D']} ELSE {v['XB']} END"  # international digits
-    v["INTL"] = (f"({v['PLUS']} OR coalesce(" + _glue(v["XB"], "NOT contains(__g, ':') AND NOT"
-                 " starts_with(__g, '0') AND __g <> ''") + ", FALSE))")
+    v["INTL"] = (
+        f"({v['PLUS']} OR coalesce("
+        + _glue(v["XB"], "NOT contains(__g, ':') AND NOT starts_with(__g, '0') AND __g <> ''")
+        + ", FALSE))"
+    )
     shared = ["D", "RD", "PLUS", "SPECIAL"]
     by_cc = _metadata()[1]
     for group in _GROUPS:
         ccs = "|".join(sorted(cc for cc in by_cc if cc[0] in group))
         first = ", ".join(map(_q, group))
-        v[f"C{group}"] = (f"CASE WHEN {v['PLUS']} AND left({v['D']}, 1) IN ({first}) THEN"
-                          f" regexp_extract({v['D']}, {_q('^(?:' + ccs + ')')}) END")
+        v[f"C{group}"] = (
+            f"CASE WHEN {v['PLUS']} AND left({v['D']}, 1) IN ({first}) THEN"
+            f" regexp_extract({v['D']}, {_q('^(?:' + ccs + ')')}) END"
+        )
         shared.append(f"C{group}")
     whens = " ".join(f"WHEN {cond} THEN {out}" for cond, out in (_branch(g, v) for g in _GROUPS))
     # Each shared value twice outside any CASE: DuckDB then computes it once per row (it does
     # not share expressions containing lambdas, so these have none).
     anchors = ", ".join(v[k] for k in shared for _ in (0, 1))
-    return (f"(row(CASE WHEN length({v['D']}) >= 3 THEN CASE {whens} END END, {anchors}))[1]")
+    return f"(row(CASE WHEN length({v['D']}) >= 3 THEN CASE {whens} END END, {anchors}))[1]"
 
 
 # --- timezones ------------------------------------------------------------------------------------
+
 
 @functools.cache
 def _tz_zones() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], list[str]]:
@@ -586,8 +747,13 @@ def _tz_table() -> tuple[list, ...]:
     rows = [(m, cc) for m in sorted(cells) for cc in (m[:1], m[:2], m[:3]) if cc in country]
     zones = [list(longest(m)) for m, _ in rows]
     ctry = [list(country[cc]) for _, cc in rows]
-    return ([m for m, _ in rows], [cc for _, cc in rows], zones, ctry,
-            [z != c for z, c in zip(zones, ctry)])
+    return (
+        [m for m, _ in rows],
+        [cc for _, cc in rows],
+        zones,
+        ctry,
+        [z != c for z, c in zip(zones, ctry, strict=True)],
+    )
 
 
 @functools.cache
@@ -607,11 +773,13 @@ def _tz_sql():
         return "|".join(alts)
 
     _, ccs, _, _, mixed = _tz_table()
-    mixed_ccs = sorted({cc for cc, m in zip(ccs, mixed) if m})
+    mixed_ccs = sorted({cc for cc, m in zip(ccs, mixed, strict=True) if m})
 
     def geo(cc_col: str, n: str) -> str:
-        branches = {cc: _per_country(cc, n, lambda md, cc=cc: _geographical(md, int(cc), n))
-                    for cc in mixed_ccs}
+        branches = {
+            cc: _per_country(cc, n, lambda md, cc=cc: _geographical(md, int(cc), n))
+            for cc in mixed_ccs
+        }
         return _dispatch(cc_col, branches, "TRUE")
 
     return r"^\+(?:" + "|".join(deep) + ")", "^(?:" + rx(trie) + ")", geo

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +17,7 @@ from dialer.campaign.load import LoadedCampaign, load_campaign
 from dialer.campaign.templates import Prompts
 from dialer.errors import CampaignInvalid, DialerError, Location
 from dialer.leads import fetch_leads, lead_columns, read_source, select_leads
+from dialer.store.connect import attach_run_log
 
 SAMPLE_LEADS = 50
 # Lead fields dialer adds to every lead, beside the source's columns.
@@ -141,10 +145,27 @@ def _render_sample(
     return list(errors.values())
 
 
+def _validate_on(path: Path, run_log: Path | None, con) -> FileReport:
+    cursor = con.cursor()
+    try:
+        return validate_file(path, run_log, con=cursor)
+    finally:
+        cursor.close()
+
+
 def validate_paths(paths: list[Path], run_log: Path | None = None) -> list[FileReport]:
     """Validate files and folders; also flags two files that share a campaign name."""
-    con = duckdb.connect()  # one database for every file: attach, timezones and SQL once
-    reports = [validate_file(p, run_log, con=con) for p in campaign_files(paths)]
+    files = campaign_files(paths)
+    con = duckdb.connect()  # one database for every file; each file gets its own cursor
+    if run_log:
+        with contextlib.suppress(DialerError):  # a locked log is then reported per file
+            attach_run_log(con, Path(run_log))
+    if len(files) > 1:  # DuckDB works without the GIL: files overlap on two cores
+        workers = min(len(files), os.cpu_count() or 1, 4)
+        with ThreadPoolExecutor(workers) as pool:
+            reports = list(pool.map(lambda p: _validate_on(p, run_log, con), files))
+    else:
+        reports = [validate_file(p, run_log, con=con) for p in files]
     con.close()
     by_name: dict[str, str] = {}
     for r in reports:

@@ -158,6 +158,27 @@ def test_parquet_json_and_glob_sources(people):
         assert sel.counts["selected"] == 4, source
 
 
+def test_rows_are_numbered_as_in_the_files(people):
+    # __row is the 1-based row across the source files in name order, also when a file has a
+    # column named rowid (which hides DuckDB's own) and in a source too big for the Python path
+    many = "".join(f"P{i},+1 201 555 {i:04d},,saas,{i % 100}\n" for i in range(6000))
+    (people / "leads" / "people2.csv").write_text(HEADER + many)
+    text = CAMPAIGN.format(where="industry = 'saas'").replace("people.csv", "peo*.csv")
+    sel = select_leads(load_campaign(write_campaign(people, text), env={}))
+    rows = dict(sel.con.execute("SELECT __row, prospect_name FROM __sel").fetchall())
+    assert rows[1] == "Ann" and rows[8] == "Hal" and rows[9] == "P0" and rows[6008] == "P5999"
+    assert sel.source_rows == 6008
+    (people / "leads" / "r.csv").write_text(
+        "rowid,Full Name,Phone Number,tz,score\n7,A,+12015550123,,1\n3,B,+12125550199,,2\n"
+    )
+    text = CAMPAIGN.format(where="score > 0").replace("people.csv", "r.csv")
+    sel = select_leads(load_campaign(write_campaign(people, text), env={}))
+    assert sel.con.execute("SELECT __row, rowid FROM __sel ORDER BY __row").fetchall() == [
+        (1, 7),
+        (2, 3),
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
