@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
-import random
-import zlib
 
 from dialer.backends.base import CallRequest, CallResult
 
@@ -30,6 +29,7 @@ _REPLIES = {
 
 
 _OUTCOMES = ("completed", "busy", "no_answer", "voicemail", "failed")
+_TO_UNIT = 2.0**-64
 
 
 class SimulatedBackend:
@@ -68,15 +68,19 @@ class SimulatedBackend:
     def draw(self, request: CallRequest) -> tuple[str, float, float, str | None, float | None]:
         """(status, ring seconds, talk seconds, disposition, callback delay) for this attempt."""
         sim = request.simulate
-        key = zlib.crc32(f"{request.lead_key}\0{request.attempt_no}".encode())
-        rng = random.Random((self.seed << 32) | key)
+        # Five uniforms in [0, 1) from one hash of (seed, lead, attempt): deterministic across
+        # runs and machines, and cheaper than seeding a random.Random for every call.
+        digest = hashlib.blake2b(
+            f"{self.seed}\0{request.lead_key}\0{request.attempt_no}".encode(), digest_size=40
+        ).digest()
+        u = [int.from_bytes(digest[i : i + 8], "little") * _TO_UNIT for i in range(0, 40, 8)]
         outcome_edges, names, disposition_edges = self._weights(request)
-        pick = rng.random() * outcome_edges[-1]
+        pick = u[0] * outcome_edges[-1]
         status = _OUTCOMES[min(bisect.bisect_right(outcome_edges, pick), 4)]
         ring_min, ring_max = sim.ring_time.min.total_seconds(), sim.ring_time.max.total_seconds()
         talk_min, talk_max = sim.talk_time.min.total_seconds(), sim.talk_time.max.total_seconds()
-        ring = ring_min + (ring_max - ring_min) * rng.random()
-        talk = talk_min + (talk_max - talk_min) * rng.random()
+        ring = ring_min + (ring_max - ring_min) * u[1]
+        talk = talk_min + (talk_max - talk_min) * u[2]
         if status == "no_answer":
             ring, talk = request.ring_timeout, 0.0
         elif status == "busy":
@@ -89,20 +93,22 @@ class SimulatedBackend:
         talk = min(talk, request.max_call_duration)
         disposition, callback = None, None
         if status == "completed" and names and disposition_edges[-1] > 0:
-            pick = rng.random() * disposition_edges[-1]
+            pick = u[3] * disposition_edges[-1]
             disposition = names[min(bisect.bisect_right(disposition_edges, pick), len(names) - 1)]
             if disposition == "callback":
-                callback = 3600 + (2 * 86400 - 3600) * rng.random()
+                callback = 3600 + (2 * 86400 - 3600) * u[4]
         return status, ring, talk, disposition, callback
 
     async def place_call(self, request: CallRequest) -> CallResult:
         status, ring, talk, disposition, callback = self.draw(request)
         started = self.clock.timestamp()
-        if ring > 0:
-            await self._wait(ring)
-            answered_at = self.clock.timestamp()
-        else:
-            answered_at = started
+        # One sleep for ring + talk: the answer time is known in advance, and a timer less per
+        # call is what lets a week's forecast of 100,000 leads finish in seconds.
+        ended = started
+        if ring + talk > 0:
+            await self._wait(ring + talk)
+            ended = self.clock.timestamp()
+        answered_at = min(started + ring / self.speed, ended)
         answered = answered_at if status in ("completed", "voicemail") else None
         transcript: list[tuple[float | None, str, str]] = []
         if status == "completed":
@@ -114,10 +120,6 @@ class SimulatedBackend:
             message = request.text("voicemail")
             if message:
                 transcript = [(answered, "agent", message)]
-        ended = answered_at
-        if talk > 0:
-            await self._wait(talk)
-            ended = self.clock.timestamp()
         if status == "completed":
             transcript.append((ended, "agent", "Thanks for your time. Goodbye!"))
         return CallResult(

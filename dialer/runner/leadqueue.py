@@ -136,8 +136,10 @@ class LeadQueue:
         if seconds is None:
             await self._changed.wait()
             return
+        # asyncio.timeout, not wait_for: no extra task per pause (this is the dial hot path)
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout=max(seconds, 0.0))
+            async with asyncio.timeout(max(seconds, 0.0)):
+                await self._changed.wait()
         except TimeoutError:
             pass
 

@@ -338,7 +338,6 @@ class Runner:
         attempt_id = f"{self.run_id}-{self._seq:06d}"
         lead.attempts += 1
         dialed = self.clock.timestamp()
-        now = datetime.fromtimestamp(dialed, UTC)
         variant = rev.prompts.choose_variant(lead.phone)
         tz = lead.lead.get("timezone") or None
         await self.writer.write_intents(
@@ -363,7 +362,10 @@ class Runner:
         self.queue.note_dial(lead.phone, dialed)
         self.progress.dialed += 1
         prompts = rev.prompts
-        local_now = now.astimezone(_zone(tz)) if tz else now
+
+        def local_now() -> datetime:  # templates' `now`: the dial time in the lead's timezone
+            return datetime.fromtimestamp(dialed, _zone(tz) if tz else UTC)
+
         request = CallRequest(
             attempt_id=attempt_id,
             campaign=campaign.name,
@@ -378,8 +380,8 @@ class Runner:
             max_call_duration=campaign.pacing.max_call_duration.total_seconds(),
             ring_timeout=campaign.pacing.ring_timeout.total_seconds(),
             simulate=campaign.simulate,
-            render=lambda: prompts.render(lead.lead, local_now, variant),
-            render_text=lambda f: prompts.render_text(f, lead.lead, local_now, variant),
+            render=lambda: prompts.render(lead.lead, local_now(), variant),
+            render_text=lambda f: prompts.render_text(f, lead.lead, local_now(), variant),
             sip_trunk_id=campaign.telephony.sip_trunk_id,
             caller_id=campaign.telephony.caller_id,
             transfer_to=campaign.telephony.transfer_to,

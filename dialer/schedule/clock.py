@@ -115,6 +115,7 @@ class VirtualClock:
         self._loop = loop
         self._start = start.astimezone(UTC)
         self._origin = loop.time()
+        self._epoch0 = self._start.timestamp() - self._origin
 
     @property
     def start(self) -> datetime:
@@ -131,7 +132,7 @@ class VirtualClock:
 
     def timestamp(self) -> float:
         """`now()` as UTC epoch seconds, without building a datetime (hot paths)."""
-        return self._start.timestamp() + (self._loop.time() - self._origin)
+        return self._epoch0 + self._loop.time()
 
     def monotonic(self) -> float:
         return self._loop.time()
@@ -180,8 +181,17 @@ class _JumpingSelector(selectors.BaseSelector):
     def __init__(self, advance: Callable[[float], None]) -> None:
         self._real = selectors.DefaultSelector()
         self._advance = advance
+        self._turns = 0
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is not None:
+            # Real I/O here is the loop's self-pipe (signals, other threads): looking every
+            # 64th turn keeps it prompt in real time and spares a syscall on most turns.
+            self._turns += 1
+            if self._turns & 63:
+                if timeout > 0:
+                    self._advance(timeout)
+                return []
         ready = self._real.select(0)
         if ready or timeout is not None and timeout <= 0:
             return ready

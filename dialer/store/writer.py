@@ -239,10 +239,21 @@ class RunLogWriter:
         con = self.con
         con.execute("BEGIN")
         try:
-            if batch.intents:
-                self._insert_intents(batch.intents)
-            if batch.outcomes:
-                self._apply_outcomes(batch.outcomes)
+            intents, outcomes = batch.intents, batch.outcomes
+            if intents and outcomes:
+                # Only in sync mode (virtual time) can a dial and its result share a batch:
+                # write such attempts as one finished row instead of an insert and an update.
+                started = {i.attempt_id: i for i in intents}
+                done = [o for o in outcomes if o.attempt_id in started]
+                if done:
+                    self._insert_finished([(started[o.attempt_id], o) for o in done])
+                    finished = {o.attempt_id for o in done}
+                    intents = [i for i in intents if i.attempt_id not in finished]
+                    outcomes = [o for o in outcomes if o.attempt_id not in finished]
+            if intents:
+                self._insert_intents(intents)
+            if outcomes:
+                self._apply_outcomes(outcomes)
             if batch.events:
                 cols = [list(c) for c in zip(*batch.events, strict=True)]
                 con.execute(
@@ -282,6 +293,19 @@ class RunLogWriter:
             _columns(intents, INTENT_COLUMNS),
         )
 
+    def _insert_finished(self, pairs: list[tuple[Intent, Outcome]]) -> None:
+        spec = INTENT_COLUMNS + OUTCOME_COLUMNS[1:]
+        names = [n for n, _ in spec]
+        select = ", ".join(_ts(n) if n in _TIMES else n for n in names)
+        columns = _columns([i for i, _ in pairs], INTENT_COLUMNS)
+        columns += _columns([o for _, o in pairs], OUTCOME_COLUMNS[1:])
+        self.con.execute(
+            f"INSERT INTO attempts ({', '.join(names)}) "
+            f"SELECT {select} FROM ({_select_unnest(spec)})",
+            columns,
+        )
+        self._insert_transcripts([o for _, o in pairs])
+
     def _apply_outcomes(self, outcomes: list[Outcome]) -> None:
         names = [n for n, _ in OUTCOME_COLUMNS if n != "attempt_id"]
         sets = ", ".join(f"{n} = {_ts('r.' + n) if n in _TIMES else 'r.' + n}" for n in names)
@@ -296,6 +320,9 @@ class RunLogWriter:
             f"WHERE attempts.attempt_id = r.attempt_id{since}",
             _columns(outcomes, OUTCOME_COLUMNS),
         )
+        self._insert_transcripts(outcomes)
+
+    def _insert_transcripts(self, outcomes: list[Outcome]) -> None:
         lines = [
             (o.attempt_id, seq, at, role, text)
             for o in outcomes
