@@ -32,6 +32,24 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ReportHostOption = Annotated[
+    str | None,
+    typer.Option(
+        "--report-host",
+        envvar="DIALER_REPORT_HOST",
+        help="livekit: address the report endpoint listens on. Default 127.0.0.1.",
+        show_default=False,
+    ),
+]
+ReportPortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--report-port",
+        envvar="DIALER_REPORT_PORT",
+        help="livekit: report endpoint port (0 picks a free one). Default 8089.",
+        show_default=False,
+    ),
+]
 
 
 def _err(text: str) -> None:
@@ -265,6 +283,8 @@ def run(
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary.")] = False,
+    report_host: ReportHostOption = None,
+    report_port: ReportPortOption = None,
 ) -> None:
     """Dial a campaign through a backend until done, limits, or Ctrl-C; resumable."""
     from dialer.runner.observer import QuietObserver, TerminalObserver
@@ -293,11 +313,24 @@ def run(
     observer = (
         QuietObserver() if (quiet or as_json or not sys.stderr.isatty()) else TerminalObserver()
     )
-    summary = run_campaign(campaign, options, observer)
+    with _backend_settings(backend, campaign, report_host, report_port):
+        summary = run_campaign(campaign, options, observer)
     if as_json:
         print(json.dumps(summary.to_dict()))
     else:
         _print_summary(summary)
+
+
+def _backend_settings(backend: str, campaign: Path, host: str | None, port: int | None):
+    """For livekit: read and check the LiveKit settings now, before the run log is touched."""
+    import contextlib
+
+    if backend != "livekit":
+        return contextlib.nullcontext()
+    from dialer.livekit.settings import environment, settings_from_env, using_settings
+
+    settings = settings_from_env(environment(campaign)).with_endpoint(host, port)
+    return using_settings(settings)
 
 
 def _print_summary(summary) -> None:
@@ -470,6 +503,119 @@ def report(
         print(json.dumps(result.to_dict(), default=str))
     elif html is None:
         print_report(result)
+
+
+trunk_app = typer.Typer(
+    help="LiveKit outbound SIP trunks (from SIP_ADDRESS, SIP_NUMBERS, SIP_USERNAME, SIP_PASSWORD).",
+    no_args_is_help=True,
+)
+app.add_typer(trunk_app, name="trunk")
+
+
+@trunk_app.command("list")
+@handle_errors
+def trunk_list(as_json: JsonOption = False) -> None:
+    """List the LiveKit project's outbound SIP trunks."""
+    from dialer.livekit.admin import list_trunks
+    from dialer.livekit.settings import environment, settings_from_env
+
+    trunks = list_trunks(settings_from_env(environment()))
+    if as_json:
+        print(json.dumps([t.to_dict() for t in trunks]))
+        return
+    for t in trunks:
+        print(f"{t.trunk_id}\t{t.name}\t{t.address}\t{','.join(t.numbers)}")
+    _err(f"{len(trunks)} trunk(s)")
+
+
+@trunk_app.command("create")
+@handle_errors
+def trunk_create(as_json: JsonOption = False) -> None:
+    """Create an outbound SIP trunk from the SIP_* settings (environment or .env)."""
+    from dialer.livekit.admin import create_trunk
+    from dialer.livekit.settings import environment, settings_from_env
+
+    env = environment()
+    trunk = create_trunk(settings_from_env(env), env)
+    if as_json:
+        print(json.dumps(trunk.to_dict()))
+        return
+    print(f"created {trunk.trunk_id} ({trunk.name}, {trunk.address}, {','.join(trunk.numbers)})")
+    _err(f"put SIP_OUTBOUND_TRUNK_ID={trunk.trunk_id} in .env for campaigns to use it")
+
+
+@app.command()
+@handle_errors
+def doctor(
+    trunk: Annotated[
+        str | None, typer.Option("--trunk", help="Trunk id to look for (default: any).")
+    ] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Check real-call readiness: LiveKit credentials and reachability, trunk, keys, run log."""
+    from dialer.livekit.admin import doctor as run_checks
+    from dialer.livekit.settings import environment
+
+    checks = run_checks(environment(), _db(db), trunk)
+    if as_json:
+        print(json.dumps([c.to_dict() for c in checks]))
+    else:
+        for c in checks:
+            print(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    help="Run a LiveKit Agents worker that carries the calls of `dialer run --backend livekit`."
+    "\n\nEach job dials one lead over the SIP trunk, talks with Gemini Live using the campaign's"
+    " instructions, opening, voice and tools (disposition, callback, opt-out, transfer,"
+    " voicemail, end call), and posts one signed report back to the runner. Credentials come"
+    " from the environment or .env: LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET,"
+    " GOOGLE_API_KEY. Start more workers, on as many machines as you like, to carry more calls"
+    " at once. Options after MODE that dialer does not know go to LiveKit's worker"
+    " (e.g. --log-level debug).",
+)
+@handle_errors
+def agent(
+    ctx: typer.Context,
+    mode: Annotated[
+        str, typer.Argument(help="start (production) or dev (more logging, no load limit).")
+    ] = "start",
+    agent_name: Annotated[
+        str,
+        typer.Option("--agent-name", help="Must match the campaigns' telephony.agent_name."),
+    ] = "dialer",
+    max_jobs: Annotated[
+        int | None, typer.Option("--max-jobs", help="Calls one worker carries at once.")
+    ] = None,
+    load_threshold: Annotated[
+        float | None,
+        typer.Option("--load-threshold", help="CPU load above which the worker takes no jobs."),
+    ] = None,
+    idle_processes: Annotated[
+        int | None, typer.Option("--idle-processes", help="Job processes kept warm.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="The worker's health/HTTP port.")
+    ] = None,
+) -> None:
+    if mode not in ("start", "dev"):
+        raise typer.BadParameter("MODE is start or dev")
+    from dialer.agent.worker import run_worker
+
+    raise typer.Exit(
+        run_worker(
+            [mode, *ctx.args],
+            agent_name=agent_name,
+            load_threshold=load_threshold,
+            max_jobs=max_jobs,
+            num_idle_processes=idle_processes,
+            port=port,
+        )
+    )
 
 
 def main() -> None:

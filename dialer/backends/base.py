@@ -45,6 +45,8 @@ class CallRequest:
     transfer_to: str | None = None
     agent_name: str = "dialer"
     recording: bool = False
+    model: str | None = None
+    noise_cancellation: bool = True
     _rendered: Rendered | None = field(default=None, repr=False)
 
     def text(self, field: str) -> str | None:

@@ -252,6 +252,11 @@ class Telephony(Strict):
     caller_id: str | None = Field(None, description="Number shown to the callee (E.164).")
     transfer_to: str | None = Field(None, description="Human to transfer to (E.164 or sip:).")
     agent_name: str = Field("dialer", description="LiveKit agent name the workers register.")
+    noise_cancellation: bool = Field(
+        True,
+        description="BVCTelephony noise cancellation on the lead's audio (needs LiveKit Cloud; "
+        "set false on a self-hosted server).",
+    )
 
     @field_validator("sip_trunk_id", "caller_id", "transfer_to", mode="before")
     @classmethod

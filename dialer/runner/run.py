@@ -132,7 +132,14 @@ def make_backend(name: str, clock, options: RunOptions) -> CallBackend:
         from dialer.backends.simulate import SimulatedBackend
 
         return SimulatedBackend(clock, seed=options.seed, speed=options.speed)
-    raise DialerError(f"unknown backend {name!r}", hint="use --backend simulate")
+    if name == "livekit":
+        from dialer.backends.livekit import LiveKitBackend
+        from dialer.livekit.settings import current_settings
+
+        if options.virtual_time:
+            raise DialerError("--virtual-time needs --backend simulate: real calls take real time")
+        return LiveKitBackend(clock, current_settings())
+    raise DialerError(f"unknown backend {name!r}", hint="use --backend simulate or livekit")
 
 
 class Runner:
@@ -387,6 +394,8 @@ class Runner:
             transfer_to=campaign.telephony.transfer_to,
             agent_name=campaign.telephony.agent_name,
             recording=campaign.recording.enabled,
+            model=campaign.agent.model,
+            noise_cancellation=campaign.telephony.noise_cancellation,
         )
         try:
             result = await self.backend.place_call(request)

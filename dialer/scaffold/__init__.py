@@ -9,12 +9,21 @@ from pathlib import Path
 GITIGNORE = "runs/\n.env\n"
 ENV_EXAMPLE = """\
 # Copy to .env and fill in; .env is git-ignored. Campaign files read these as ${NAME}.
+# LiveKit project (runner and `dialer agent` workers; reports are signed with the secret)
 LIVEKIT_URL=
 LIVEKIT_API_KEY=
 LIVEKIT_API_SECRET=
+# Gemini Live for the workers
+GOOGLE_API_KEY=
+# Outbound SIP: the trunk campaigns use, and what `dialer trunk create` needs to make one
 SIP_OUTBOUND_TRUNK_ID=
 SIP_CALLER_ID=
-GOOGLE_API_KEY=
+SIP_ADDRESS=
+SIP_NUMBERS=
+SIP_USERNAME=
+SIP_PASSWORD=
+# Where workers POST call reports when they are not on the runner's machine
+DIALER_REPORT_URL=
 """
 
 
