@@ -110,3 +110,23 @@ def test_subprocess_entry_point_no_traceback(project):
     assert res.returncode == 1
     assert res.stderr.startswith("campaigns/c.yaml:2:1: invalid YAML")
     assert "Traceback" not in res.stderr
+
+
+def test_files_validated_in_parallel_share_nothing_unsafe(tmp_path):
+    # validate checks files on parallel threads; shared DuckDB connections (the SQL parser)
+    # used to make one file fail now and then with "connection is busy"
+    import shutil
+
+    from dialer.validate import validate_paths
+
+    shutil.copytree(REPO / "campaigns", tmp_path / "campaigns")
+    shutil.copytree(REPO / "leads", tmp_path / "leads")
+    for n in range(12):
+        text = (tmp_path / "campaigns" / "q4.yaml").read_text()
+        (tmp_path / "campaigns" / f"q4_{n}.yaml").write_text(
+            text.replace("name: Q4 SaaS outreach", f"name: Q4 copy {n}")
+        )
+    for _ in range(5):
+        reports = validate_paths([tmp_path / "campaigns"])
+        assert len(reports) == 16
+        assert [str(e) for r in reports for e in r.errors] == []

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import json
+import threading
 from dataclasses import dataclass, field
 
 import duckdb
@@ -51,10 +51,17 @@ class SqlCheck:
 _PREFIX = {"where": "SELECT * FROM __leads WHERE (", "order_by": "SELECT * FROM __leads ORDER BY "}
 
 
-@functools.lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def _parser() -> duckdb.DuckDBPyConnection:
-    """An empty in-memory database used only to parse SQL (never executes user SQL)."""
-    return duckdb.connect()
+    """An empty in-memory database used only to parse SQL (never executes user SQL), one per
+    thread: a DuckDB connection refuses a second call while busy (validate runs files in
+    parallel)."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = duckdb.connect()
+    return con
 
 
 def _serialize(con: duckdb.DuckDBPyConnection, sql: str) -> dict:
