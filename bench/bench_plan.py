@@ -18,39 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+from bench_data import AREA_CODES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dialer.campaign.load import load_campaign  # noqa: E402
 from dialer.plan import plan_campaign  # noqa: E402
 
-AREA_CODES = [
-    201,
-    212,
-    312,
-    415,
-    617,
-    713,
-    303,
-    206,
-    404,
-    512,
-    646,
-    720,
-    602,
-    801,
-    305,
-    702,
-    214,
-    425,
-    619,
-    503,
-    615,
-    816,
-    919,
-    704,
-    412,
-]
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", ""]
 CAMPAIGN = """\
 name: Bench

@@ -24,41 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+from bench_data import AREA_CODES
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from dialer.store.connect import open_run_log  # noqa: E402
 from dialer.store.writer import INTENT_COLUMNS, Intent, RunLogWriter  # noqa: E402
-
-# Area codes in service: with the 555 exchange these make 250,000 valid distinct numbers.
-AREA_CODES = [
-    201,
-    212,
-    312,
-    415,
-    617,
-    713,
-    303,
-    206,
-    404,
-    512,
-    646,
-    720,
-    602,
-    801,
-    305,
-    702,
-    214,
-    425,
-    619,
-    503,
-    615,
-    816,
-    919,
-    704,
-    412,
-]
 
 
 def midday_zone() -> str:

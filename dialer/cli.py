@@ -80,6 +80,20 @@ def _db(db: Path | None) -> Path:
     return db or default_db_path()
 
 
+def _read_log(db: Path | None, query, missing):
+    """`query(con)` on the run log opened read-only; `missing` when there is no run log yet."""
+    from dialer.store.connect import open_run_log
+
+    path = _db(db)
+    if not path.exists():
+        return missing
+    con = open_run_log(path, read_only=True)
+    try:
+        return query(con)
+    finally:
+        con.close()
+
+
 def _parse_at(at: str | None) -> datetime | None:
     if at is None:
         return None
@@ -411,15 +425,9 @@ def dnc_list(
     db: DbOption = None,
 ) -> None:
     """List the do-not-call numbers, newest first."""
-    from dialer.store.connect import open_run_log
     from dialer.store.dnc import list_numbers
 
-    path = _db(db)
-    rows = []
-    if path.exists():
-        con = open_run_log(path, read_only=True)
-        rows = list_numbers(con, limit)
-        con.close()
+    rows = _read_log(db, lambda con: list_numbers(con, limit), [])
     if as_json:
         print(json.dumps(rows))
         return
@@ -447,14 +455,8 @@ def runs(
 ) -> None:
     """Run history: when, which campaign and revision, how it ended, dials."""
     from dialer.report import list_runs
-    from dialer.store.connect import open_run_log
 
-    path = _db(db)
-    rows = []
-    if path.exists():
-        con = open_run_log(path, read_only=True)
-        rows = list_runs(con, campaign)
-        con.close()
+    rows = _read_log(db, lambda con: list_runs(con, campaign), [])
     if as_json:
         print(json.dumps(rows))
         return

@@ -15,6 +15,7 @@ from dialer.campaign.load import LoadedCampaign
 from dialer.campaign.sqlcheck import check_fragment
 from dialer.errors import DialerError, LeadSourceError, Location
 from dialer.phones import (
+    PHONE_HEADERS,
     install_phone_sql,
     normalize_phone,
     timezones_for_phone,
@@ -30,17 +31,6 @@ STAGES = (
     "suppressed",
     "no_timezone",
     "over_limit",
-)
-_PHONE_HEADERS = (
-    "phone",
-    "phone_number",
-    "phone number",
-    "number",
-    "e164",
-    "mobile",
-    "tel",
-    "telephone",
-    "msisdn",
 )
 # Up to this many distinct numbers are normalised in Python; more go through compiled SQL.
 SMALL_SOURCE = 5_000
@@ -327,7 +317,7 @@ def _load_suppression_file(
             cells = [str(c or "").strip() for c in first]
             col, skip = 0, 1
             lowered = [c.lower() for c in cells]
-            named = [i for i, c in enumerate(lowered) if c in _PHONE_HEADERS]
+            named = [i for i, c in enumerate(lowered) if c in PHONE_HEADERS]
             if named:
                 col = named[0]
             elif normalize_phone(cells[0], region.strip("'")):

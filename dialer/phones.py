@@ -50,6 +50,21 @@ _GROUPS = ("12", "345", "6789")  # first digit of the country code: one validity
 _BUCKET = 4  # timezone cells: the first 4 digits, or a trie node where the data goes deeper
 _MAX_LEN = 250  # phonenumbers refuses longer input
 
+# Headers that name a phone column in a suppression or DNC file (lower case).
+PHONE_HEADERS = frozenset(
+    {
+        "phone",
+        "phone_number",
+        "phone number",
+        "number",
+        "e164",
+        "mobile",
+        "tel",
+        "telephone",
+        "msisdn",
+    }
+)
+
 
 @functools.lru_cache(maxsize=65536)
 def normalize_phone(raw: str | None, default_region: str = "US") -> str | None:

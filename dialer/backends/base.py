@@ -6,19 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dialer.campaign.schema import Simulate
+from dialer.campaign.schema import CALL_STATUSES, Simulate
 from dialer.campaign.templates import Rendered
 
-FINAL_STATUSES = (
-    "completed",
-    "no_answer",
-    "busy",
-    "voicemail",
-    "failed",
-    "invalid_number",
-    "unknown",
-    "canceled",
-)
+FINAL_STATUSES = CALL_STATUSES  # how a dial can end: the run log's attempts.status values
 
 
 @dataclass

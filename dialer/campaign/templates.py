@@ -222,6 +222,10 @@ class Prompts:
                 self._location(label, _template_line(exc, label)),
             ) from None
 
+    def _context(self, lead: Lead, now: datetime) -> dict[str, Any]:
+        campaign = {"name": self.campaign.name, "description": self.campaign.description}
+        return {"lead": lead, "vars": self._vars, "campaign": campaign, "now": now}
+
     def render_text(
         self, field: str, lead: Mapping[str, Any], now: datetime, variant: str | None = None
     ) -> str | None:
@@ -231,12 +235,7 @@ class Prompts:
         if label is None:
             return None
         lead_obj = lead if isinstance(lead, Lead) else Lead(lead)
-        context = {
-            "lead": lead_obj,
-            "vars": self._vars,
-            "campaign": {"name": self.campaign.name, "description": self.campaign.description},
-            "now": now,
-        }
+        context = self._context(lead_obj, now)
         return self.render_one(label, context, lead_obj.get("row")).strip()
 
     def render(
@@ -244,12 +243,7 @@ class Prompts:
     ) -> Rendered:
         """The lead's rendered prompts (for the given variant, or the base agent)."""
         lead_obj = lead if isinstance(lead, Lead) else Lead(lead)
-        context = {
-            "lead": lead_obj,
-            "vars": self._vars,
-            "campaign": {"name": self.campaign.name, "description": self.campaign.description},
-            "now": now,
-        }
+        context = self._context(lead_obj, now)
         row = lead_obj.get("row")
         out: dict[str, str | None] = {}
         for field in ("instructions", "opening", "voicemail"):

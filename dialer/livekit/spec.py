@@ -6,7 +6,8 @@ signed the way LiveKit signs webhooks: an HS256 JWT from the API key and secret 
 claim is the base64 SHA-256 of the body, in the `Authorization` header. Both sides are Python
 here, but the shapes are plain JSON so another worker implementation could speak them too.
 
-This module imports nothing heavy: livekit is imported inside `sign_report`/`verify_report`.
+livekit is imported only inside `sign_report`/`verify_report`. The statuses are the campaign
+schema's `CALL_STATUSES`, the run log's `attempts.status` values.
 """
 
 from __future__ import annotations
@@ -17,17 +18,9 @@ import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
+from dialer.campaign.schema import CALL_STATUSES as FINAL_STATUSES
+
 SPEC_VERSION = 1
-FINAL_STATUSES = (
-    "completed",
-    "no_answer",
-    "busy",
-    "voicemail",
-    "failed",
-    "invalid_number",
-    "unknown",
-    "canceled",
-)
 # SIP final responses an outbound INVITE can get, as call statuses (the SIP code is kept too).
 SIP_BUSY = frozenset({486, 600, 603})
 SIP_NO_ANSWER = frozenset({408, 480, 487})

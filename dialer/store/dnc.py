@@ -11,19 +11,7 @@ from pathlib import Path
 import duckdb
 
 from dialer.errors import DialerError, Location
-from dialer.phones import normalize_phone
-
-_PHONE_HEADERS = {
-    "phone",
-    "phone_number",
-    "phone number",
-    "number",
-    "e164",
-    "mobile",
-    "tel",
-    "telephone",
-    "msisdn",
-}
+from dialer.phones import PHONE_HEADERS, normalize_phone
 
 
 @dataclass
@@ -114,7 +102,7 @@ def read_numbers_file(path: Path) -> list[str]:
     if not rows:
         raise DialerError("file has no numbers", Location(str(path), 1))
     header = [c.strip().lower() for c in rows[0]]
-    named = [i for i, c in enumerate(header) if c in _PHONE_HEADERS]
+    named = [i for i, c in enumerate(header) if c in PHONE_HEADERS]
     if named:
         return [r[named[0]] for r in rows[1:] if len(r) > named[0]]
     if (

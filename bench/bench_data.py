@@ -1,0 +1,30 @@
+"""Data the benchmarks share: US area codes in service (with the 555 exchange, 250,000 valid
+distinct numbers)."""
+
+AREA_CODES = [
+    201,
+    212,
+    312,
+    415,
+    617,
+    713,
+    303,
+    206,
+    404,
+    512,
+    646,
+    720,
+    602,
+    801,
+    305,
+    702,
+    214,
+    425,
+    619,
+    503,
+    615,
+    816,
+    919,
+    704,
+    412,
+]
