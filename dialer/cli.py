@@ -300,10 +300,18 @@ def run(
     report_host: ReportHostOption = None,
     report_port: ReportPortOption = None,
 ) -> None:
-    """Dial a campaign through a backend until done, limits, or Ctrl-C; resumable."""
-    from dialer.runner.observer import QuietObserver, TerminalObserver
+    """Dial a campaign through a backend until done, limits, or Ctrl-C; resumable.
+
+    The legacy single-call form still works: with RUN_SINGLE_CALL=1 and LEAD_INDEX=N (1-based)
+    in the environment, `dialer run` places that one call, as `dialer call --lead N` does.
+    """
     from dialer.runner.run import RunOptions, run_campaign
 
+    if _env_flag("RUN_SINGLE_CALL"):
+        call(campaign, lead=None, phone=None, backend=backend, force_window=None, db=db,
+             seed=seed, quiet=quiet, as_json=as_json, report_host=report_host,
+             report_port=report_port)  # fmt: skip
+        return
     if start and not virtual_time:
         raise typer.BadParameter("--start needs --virtual-time")
     if backend not in ("simulate", "livekit"):
@@ -324,15 +332,111 @@ def run(
         wait=wait,
         retry_unknown=retry_unknown,
     )
-    observer = (
-        QuietObserver() if (quiet or as_json or not sys.stderr.isatty()) else TerminalObserver()
-    )
     with _backend_settings(backend, campaign, report_host, report_port):
-        summary = run_campaign(campaign, options, observer)
+        summary = run_campaign(campaign, options, _observer(quiet or as_json))
     if as_json:
         print(json.dumps(summary.to_dict()))
     else:
         _print_summary(summary)
+
+
+@app.command()
+@handle_errors
+def call(
+    campaign: Annotated[Path, typer.Argument(help="Campaign file.")],
+    lead: Annotated[
+        int | None,
+        typer.Option("--lead", help="1-based row of the lead source (env LEAD_INDEX)."),
+    ] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="The lead with this number.")] = None,
+    backend: Annotated[str, typer.Option("--backend", help="simulate | livekit.")] = "simulate",
+    force_window: Annotated[
+        str | None,
+        typer.Option(
+            "--force-window",
+            metavar="REASON",
+            help="Call outside the lead's calling window; the reason goes to the run log.",
+        ),
+    ] = None,
+    db: DbOption = None,
+    seed: Annotated[int, typer.Option("--seed", help="Simulator seed.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary.")] = False,
+    report_host: ReportHostOption = None,
+    report_port: ReportPortOption = None,
+) -> None:
+    """One call now, to one lead: outside pacing, never outside suppression, caps or window.
+
+    Suppression lists, the DNC table, pacing.max_attempts and the dialer.yaml frequency cap
+    always hold. The calling window (and quiet hours) hold unless --force-window REASON.
+    """
+    from dialer.runner.run import RunOptions, run_campaign
+
+    if lead is None and phone is None:
+        lead = _lead_index()
+    if (lead is None) == (phone is None):
+        raise typer.BadParameter("give exactly one of --lead N (or LEAD_INDEX=N) or --phone NUMBER")
+    if backend not in ("simulate", "livekit"):
+        raise typer.BadParameter("--backend is simulate or livekit")
+    options = RunOptions(
+        db=_db(db),
+        backend=backend,
+        concurrency=1,
+        seed=seed,
+        lead_row=lead,
+        lead_phone=phone,
+        force_window=force_window,
+    )
+    with _backend_settings(backend, campaign, report_host, report_port):
+        summary = run_campaign(campaign, options, _observer(quiet or as_json))
+    if as_json:
+        print(json.dumps(summary.to_dict()))
+        return
+    _print_call(summary)
+
+
+def _env_flag(name: str) -> bool:
+    import os
+
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _lead_index() -> int | None:
+    """The legacy LEAD_INDEX (1-based) from the environment, if set."""
+    import os
+
+    raw = os.environ.get("LEAD_INDEX", "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise DialerError(f"LEAD_INDEX: expected a 1-based row number, got {raw!r}") from None
+
+
+def _observer(quiet: bool):
+    from dialer.runner.observer import QuietObserver, TerminalObserver
+
+    return QuietObserver() if (quiet or not sys.stderr.isatty()) else TerminalObserver()
+
+
+def _print_call(summary) -> None:
+    call = summary.call
+    if call is None:
+        print(f"run {summary.run_id} {summary.status}: no call was placed")
+        return
+    result = call["status"] + (f" / {call['disposition']}" if call["disposition"] else "")
+    facts = [f"{call['duration_s']:.0f}s"]
+    if call["sip_status"]:
+        facts.append(f"SIP {call['sip_status']}")
+    if call["callback_at"]:
+        facts.append(f"callback {call['callback_at']}")
+    print(f"lead {call['lead_row']} {call['phone']}: {result} ({', '.join(facts)})")
+    if call["error"]:
+        print(f"  {call['error']}")
+    for line in call["transcript"]:
+        print(f"  {line['role']:>5}: {line['text']}")
+    print(f"attempt {call['attempt_id']} in run {summary.run_id}")
 
 
 def _backend_settings(backend: str, campaign: Path, host: str | None, port: int | None):
@@ -552,14 +656,28 @@ def doctor(
     trunk: Annotated[
         str | None, typer.Option("--trunk", help="Trunk id to look for (default: any).")
     ] = None,
+    agent_name: Annotated[
+        str, typer.Option("--agent-name", help="The worker name campaigns dispatch to.")
+    ] = "dialer",
+    worker_timeout: Annotated[
+        float, typer.Option("--worker-timeout", help="Seconds a worker has to take the probe job.")
+    ] = 10.0,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """Check real-call readiness: LiveKit credentials and reachability, trunk, keys, run log."""
+    """Check real-call readiness: LiveKit, trunk, a worker, keys, noise cancellation, run log,
+    the report endpoint. One line each; exit 1 when any fails."""
     from dialer.livekit.admin import doctor as run_checks
     from dialer.livekit.settings import environment
 
-    checks = run_checks(environment(), _db(db), trunk)
+    checks = run_checks(
+        environment(),
+        _db(db),
+        trunk,
+        agent_name=agent_name,
+        campaigns=_noise_settings(),
+        probe_timeout=worker_timeout,
+    )
     if as_json:
         print(json.dumps([c.to_dict() for c in checks]))
     else:
@@ -567,6 +685,19 @@ def doctor(
             print(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
+
+
+def _noise_settings() -> list[tuple[str, bool]]:
+    """(file, noise cancellation on) for each valid campaign in ./campaigns."""
+    from dialer.campaign.load import load_campaign
+
+    found = []
+    for path in sorted(Path("campaigns").glob("*.yaml")):
+        try:
+            found.append((str(path), load_campaign(path).campaign.telephony.noise_cancellation))
+        except DialerError:
+            continue  # `dialer validate` reports it; the doctor checks the machine
+    return found
 
 
 @app.command(

@@ -185,13 +185,14 @@ def plan_campaign(
                 attempts=used,
                 state=state,
                 next_at=next_at,
-                next_local=_local(next_at, zones),
+                next_local=local_text(next_at, zones),
             )
         )
     return plan
 
 
-def _local(when: datetime | None, zones: list[str]) -> str | None:
+def local_text(when: datetime | None, zones: list[str]) -> str | None:
+    """`when` as the lead sees it: `mon 2026-11-23 09:00 EST` in its first zone."""
     if when is None or not zones:
         return None
     local = when.astimezone(ZoneInfo(zones[0]))

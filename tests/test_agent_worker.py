@@ -151,6 +151,18 @@ def test_unreadable_spec_posts_nothing():
     assert report is None and sink.received == [] and control.dials == []
 
 
+def test_doctor_probe_job_dials_nothing_and_reports_nothing(caplog):
+    from dialer.livekit.spec import PROBE_METADATA
+
+    control = FakeControl()
+    with caplog.at_level("INFO"):
+        report, sink = asyncio.run(job(PROBE_METADATA, control, []))
+    assert report is None and sink.received == [] and control.dials == []
+    messages = [r.getMessage() for r in caplog.records]
+    assert "doctor probe job taken; nothing to dial" in messages
+    assert not [m for m in messages if "invalid call spec" in m]  # a probe is not an error
+
+
 def test_missing_credentials_is_one_line_and_exit_1(monkeypatch, tmp_path, capsys):
     for key in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "GOOGLE_API_KEY"):
         monkeypatch.delenv(key, raising=False)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import http.server
 import json
+import threading
 
 from livekit import api  # noqa: TID253 - tests decode the real protobufs
 
@@ -58,7 +61,12 @@ def test_doctor_passes(project, monkeypatch):
     trunk = api.SIPOutboundTrunkInfo(sip_trunk_id="ST_1", name="t", address="a", numbers=["+1"])
     monkeypatch.setenv("GOOGLE_API_KEY", "x")
     monkeypatch.setenv("DIALER_REPORT_PORT", "0")
-    with TwirpFake(trunks=[trunk]) as fake:
+    # the project's campaigns keep noise cancellation (the default): LiveKit Cloud is needed,
+    # and this fake is not it, so turn it off where it is on
+    for path in (project / "campaigns").glob("*.yaml"):
+        text = path.read_text()
+        path.write_text(text + "\ntelephony: {noise_cancellation: false}\n")
+    with TwirpFake(lambda spec: None, trunks=[trunk]) as fake:
         use(monkeypatch, fake)
         res = cli("doctor", "--trunk", "ST_1")
     assert res.exit_code == 0, res.stdout
@@ -67,10 +75,70 @@ def test_doctor_passes(project, monkeypatch):
         "ok    credentials",
         "ok    livekit",
         "ok    trunk",
+        "ok    agent worker",
         "ok    google",
+        "ok    noise cancellation",
         "ok    run log",
         "ok    report endpoint",
     ]
+    assert "worker AW_fake takes jobs for 'dialer'" in lines[3]
+    assert "workers reach http://127.0.0.1:" in lines[7]
+    # the probe was an explicit, never-restarted dispatch with the probe metadata, tidied up
+    (probe,) = fake.calls("AgentDispatchService/CreateDispatch")
+    assert probe.agent_name == "dialer" and probe.restart_policy == api.JobRestartPolicy.JRP_NEVER
+    assert [r.room for r in fake.calls("RoomService/DeleteRoom")] == [probe.room]
+    assert fake.dispatches == []
+
+
+def test_doctor_finds_no_worker_and_noise_cancellation_off_cloud(project, monkeypatch):
+    monkeypatch.setenv("DIALER_REPORT_PORT", "0")
+    with TwirpFake(lambda spec: None, agent_names=("other",)) as fake:
+        use(monkeypatch, fake)
+        res = cli("doctor", "--json", "--worker-timeout", "0.5")
+    assert res.exit_code == 1
+    checks = {c["name"]: c for c in json.loads(res.stdout)}
+    assert not checks["agent worker"]["ok"]
+    assert checks["agent worker"]["detail"] == (
+        "no worker took a job for agent name 'dialer' within 0.5s: "
+        "start one with `dialer agent start --agent-name dialer`"
+    )
+    noise = checks["noise cancellation"]
+    assert not noise["ok"] and "BVCTelephony needs LiveKit Cloud" in noise["detail"]
+    assert "campaigns/example.yaml" in noise["detail"]
+    # a LiveKit Cloud URL is fine for noise cancellation
+    monkeypatch.setenv("LIVEKIT_URL", "wss://nowhere-test.livekit.cloud")
+    res = cli("doctor", "--json", "--worker-timeout", "0.1")
+    checks = {c["name"]: c for c in json.loads(res.stdout)}
+    assert checks["noise cancellation"] == {
+        "name": "noise cancellation",
+        "ok": True,
+        "detail": "BVCTelephony available (LiveKit Cloud)",
+    }
+
+
+def test_doctor_report_endpoint(project, monkeypatch):
+    import socket
+
+    from dialer.livekit.admin import _endpoint_check
+
+    # a public URL that does not lead to this machine's endpoint: said so
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        dead = other.getsockname()[1]
+    env = {"DIALER_REPORT_PORT": "0", "DIALER_REPORT_URL": f"http://127.0.0.1:{dead}/reports"}
+    check = asyncio.run(_endpoint_check(env))
+    assert not check.ok and f"http://127.0.0.1:{dead}/health" in check.detail
+    # a port held by a web server that is not a dialer run
+    other = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    port = other.server_address[1]
+    thread = threading.Thread(target=other.serve_forever, daemon=True)
+    thread.start()
+    try:
+        check = asyncio.run(_endpoint_check({"DIALER_REPORT_PORT": str(port)}))
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert not check.ok and check.detail == f"127.0.0.1:{port} is in use by another program"
 
 
 def test_doctor_fails_each_check(project, monkeypatch):
@@ -86,7 +154,7 @@ def test_doctor_fails_each_check(project, monkeypatch):
     # reachable but the trunk is not there; LiveKit down
     with TwirpFake() as fake:
         use(monkeypatch, fake)
-        res = cli("doctor", "--json", "--trunk", "ST_missing")
+        res = cli("doctor", "--json", "--trunk", "ST_missing", "--worker-timeout", "0.2")
         checks = {c["name"]: c for c in json.loads(res.stdout)}
         assert checks["livekit"]["ok"] and not checks["trunk"]["ok"]
     res = cli("doctor", "--json")  # the fake has stopped

@@ -232,3 +232,53 @@ def test_credentials_from_dotenv(lk_project, monkeypatch):
         summary = run_livekit()
     assert summary["dialed"] == 4
     assert len(fake.calls("AgentDispatchService/CreateDispatch")) == 4
+
+
+def test_single_call_over_livekit(lk_project, monkeypatch):
+    with TwirpFake(worker) as fake:
+        use(monkeypatch, fake)
+        res = cli("call", "campaigns/c.yaml", "--lead", "2", "--backend", "livekit", "--json")
+    assert res.exit_code == 0, res.stderr
+    call = json.loads(res.stdout.strip().splitlines()[-1])["call"]
+    assert (call["phone"], call["status"], call["disposition"]) == (
+        TALKS,
+        "completed",
+        "interested",
+    )
+    (dispatch,) = fake.calls("AgentDispatchService/CreateDispatch")
+    spec = json.loads(dispatch.metadata)
+    assert spec["phone"] == TALKS and spec["attempt_id"] == call["attempt_id"]
+    assert "lead 2 Blake Talks: dispatched" in res.stderr
+
+
+def test_a_late_report_replaces_unknown_and_its_opt_out_holds(lk_project, monkeypatch):
+    # the watchdog gives up at once; the worker's report (an opt-out) comes half a second later
+    text = CAMPAIGN.replace("ring_timeout: 20s", "ring_timeout: 0s")
+    text = text.replace("max_call_duration: 1m", "max_call_duration: 0s")
+    text = text.replace(
+        "../leads/lk.csv", "../leads/lk.csv\n  where: \"prospect_name = 'Casey Stop'\""
+    )
+    write_campaign(lk_project, text)
+    monkeypatch.setenv("DIALER_WATCHDOG_SLACK", "0")
+    monkeypatch.setenv("DIALER_LATE_REPORT_GRACE", "20")
+    with TwirpFake(worker, report_delay=0.5) as fake:
+        use(monkeypatch, fake)
+        summary = run_livekit()
+    assert fake.report_answers == [200]
+    assert summary["statuses"] == {"completed": 1}
+    db = lk_project / "runs" / "dialer.duckdb"
+    (row,) = runlog.attempts(db)
+    assert (row["status"], row["disposition"]) == ("completed", "do_not_call")
+    con = duckdb.connect(str(db), read_only=True)
+    dnc = con.execute("SELECT phone, source, attempt_id FROM dnc").fetchall()
+    kinds = [k for (k,) in con.execute("SELECT kind FROM events ORDER BY occurred_at").fetchall()]
+    lines = con.execute("SELECT count(*) FROM transcripts").fetchone()[0]
+    con.close()
+    assert dnc == [(STOP, "opt_out", row["attempt_id"])]
+    assert "late_result" in kinds and kinds[-1] == "run_finished"
+    assert lines == 2
+    # the next run does not dial the number that opted out
+    write_campaign(lk_project, text.replace("max_attempts: 1", "max_attempts: 3"))
+    with TwirpFake(worker) as fake:
+        use(monkeypatch, fake)
+        assert run_livekit()["dialed"] == 0

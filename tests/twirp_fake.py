@@ -19,14 +19,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from livekit import api  # noqa: TID253 - a test helper; tests may import livekit
+from livekit.protocol import agent  # noqa: TID253
 
-from dialer.livekit.spec import CallReport, CallSpec, sign_report
+from dialer.livekit.spec import CallReport, CallSpec, is_probe, sign_report
 
 KEY, SECRET = "devkey", "devsecret-devsecret-devsecret-0123456789"
 
 # /twirp/livekit.<Service>/<Method> -> (request class, response factory name)
 METHODS = {
     "AgentDispatchService/CreateDispatch": api.CreateAgentDispatchRequest,
+    "AgentDispatchService/ListDispatch": api.ListAgentDispatchRequest,
+    "AgentDispatchService/DeleteDispatch": api.DeleteAgentDispatchRequest,
     "RoomService/DeleteRoom": api.DeleteRoomRequest,
     "RoomService/ListRooms": api.ListRoomsRequest,
     "SIP/ListSIPOutboundTrunk": api.ListSIPOutboundTrunkRequest,
@@ -55,6 +58,8 @@ class TwirpFake:
         errors: dict[str, TwirpError] | None = None,
         trunks: list | None = None,
         lifetime: float = 120.0,
+        report_delay: float = 0.0,
+        agent_names: tuple[str, ...] = ("dialer", "dialer-test"),
         key: str = KEY,
         secret: str = SECRET,
     ) -> None:
@@ -62,6 +67,9 @@ class TwirpFake:
         self.errors = errors or {}  # method ("SIP/ListSIPOutboundTrunk") -> error to answer
         self.trunks = list(trunks or [])
         self.lifetime = lifetime
+        self.report_delay = report_delay  # seconds the worker "talks" before it reports
+        self.agent_names = set(agent_names)  # names the worker registered (for doctor's probe)
+        self.dispatches: list = []
         self.key, self.secret = key, secret
         self.requests: list[tuple[str, object]] = []
         self.report_answers: list[int] = []  # HTTP status of each report the worker posted
@@ -150,6 +158,16 @@ class TwirpFake:
     def _answer(self, name: str, message):
         if name == "AgentDispatchService/CreateDispatch":
             n = len(self.calls(name))
+            if is_probe(message.metadata):  # `dialer doctor`: a worker takes it when there is one
+                dispatch = api.AgentDispatch(
+                    id=f"AD_{n:06d}", agent_name=message.agent_name, room=message.room
+                )
+                if self.worker is not None and message.agent_name in self.agent_names:
+                    job = dispatch.state.jobs.add(agent_name=dispatch.agent_name)
+                    job.state.worker_id = "AW_fake"
+                    job.state.status = agent.JobStatus.JS_SUCCESS
+                self.dispatches.append(dispatch)
+                return dispatch
             if self.worker is not None:
                 task = asyncio.ensure_future(self._work(message.metadata))
                 self._tasks.add(task)
@@ -160,6 +178,19 @@ class TwirpFake:
                 room=message.room,
                 metadata=message.metadata,
             )
+        if name == "AgentDispatchService/ListDispatch":
+            return api.ListAgentDispatchResponse(
+                agent_dispatches=[
+                    d
+                    for d in self.dispatches
+                    if d.room == message.room
+                    and (not message.dispatch_id or d.id == message.dispatch_id)
+                ]
+            )
+        if name == "AgentDispatchService/DeleteDispatch":
+            gone = [d for d in self.dispatches if d.id == message.dispatch_id]
+            self.dispatches = [d for d in self.dispatches if d.id != message.dispatch_id]
+            return gone[0] if gone else api.AgentDispatch()
         if name == "RoomService/DeleteRoom":
             return api.DeleteRoomResponse()
         if name == "RoomService/ListRooms":
@@ -182,6 +213,8 @@ class TwirpFake:
         report = self.worker(spec)
         if report is None:
             return
+        if self.report_delay:
+            await asyncio.sleep(self.report_delay)
         body = report.to_json().encode()
         headers = {
             "Authorization": sign_report(body, self.key, self.secret),

@@ -29,7 +29,7 @@ from dialer.agent.conversation import (
 from dialer.agent.dial import CallControl, LiveKitCallControl, dial_lead
 from dialer.agent.report import post_report
 from dialer.agent.state import CallState, build_report
-from dialer.livekit.spec import CallReport, CallSpec, SpecError
+from dialer.livekit.spec import CallReport, CallSpec, SpecError, is_probe
 
 log = logging.getLogger("dialer.agent")
 
@@ -60,6 +60,10 @@ async def run_call(
     `use_room=False` runs the conversation text-only, without room I/O (tests, no server).
     `on_session` is called with the `AgentSession` once the lead has answered.
     """
+    if is_probe(ctx.job.metadata):  # `dialer doctor` asking whether a worker is there
+        log.info("doctor probe job taken; nothing to dial")
+        ctx.shutdown(reason="dialer doctor probe")
+        return None
     try:
         spec = CallSpec.from_json(ctx.job.metadata)
     except SpecError as exc:

@@ -38,6 +38,9 @@ class CallRequest:
     recording: bool = False
     model: str | None = None
     noise_cancellation: bool = True
+    # live call state for whoever watches this one call ("ringing", "answered", ...); None in
+    # campaign runs, where nobody follows a single call and the simulator saves a timer
+    on_state: Callable[[str], None] | None = None
     _rendered: Rendered | None = field(default=None, repr=False)
 
     def text(self, field: str) -> str | None:
@@ -72,7 +75,13 @@ class CallResult:
 
 
 class CallBackend(Protocol):
-    """A place calls go. Cancelling `place_call` must hang the call up."""
+    """A place calls go. Cancelling `place_call` must hang the call up.
+
+    A backend may also have `on_late_result`: the runner sets it to a callable taking
+    (attempt_id, CallResult) for results that arrive after `place_call` already returned
+    `unknown` (a report the watchdog gave up on). They must still reach the run log: an opt-out
+    in such a call is an opt-out.
+    """
 
     name: str
 

@@ -7,6 +7,10 @@ the `CallSpec` as job metadata, then waits for that attempt's `CallReport` on th
 whose report never comes: the room is deleted (which hangs the phone up) and the dial is
 `unknown`, with the reason. A LiveKit webhook saying the room finished shortens that wait to a
 grace period. Cancelling `place_call` deletes the room too.
+
+A report that arrives after the watchdog gave up is not lost: the call did happen, and an opt-out
+in it must reach the DNC table. It goes to `on_late_result`, which the runner points at the run
+log; the attempt's `unknown` is replaced by what the worker saw.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from dialer.livekit.spec import CallReport, CallSpec
 
 _ROLES = {"lead": "user"}  # the run log's transcript roles are agent | user | tool
 _HANG_UP_TIMEOUT_S = 10.0
+# attempts closed as unknown whose late report is still welcome; the oldest are forgotten first
+_LATE_KEPT = 10_000
 
 
 @dataclass
@@ -49,6 +55,9 @@ class LiveKitBackend:
         self.dispatched = 0
         self._calls: dict[str, _Call] = {}
         self._closed: set[str] = set()  # attempts that already have a result: a report is a replay
+        self._late: dict[str, str | None] = {}  # closed as unknown: attempt id -> lead timezone
+        self.on_late_result = None  # set by the runner: (attempt_id, CallResult) -> None
+        self._late_came: asyncio.Event | None = None
         self._lk = None
         self._http = None
         self._started = False
@@ -111,7 +120,14 @@ class LiveKitBackend:
             failure = await self._dispatch(request, room)
             if failure is not None:
                 return failure
-            return await self._await_report(request, call, room)
+            if request.on_state is not None:
+                request.on_state("dispatched: waiting for an agent worker to dial")
+            result = await self._await_report(request, call, room)
+            if result.status == "unknown":
+                self._late[attempt_id] = request.lead_timezone
+                while len(self._late) > _LATE_KEPT:
+                    self._late.pop(next(iter(self._late)))
+            return result
         except asyncio.CancelledError:
             await self._hang_up(room)
             raise
@@ -213,10 +229,38 @@ class LiveKitBackend:
         except Exception:  # already gone, or LiveKit unreachable: nothing more to do here
             pass
 
+    @property
+    def late_pending(self) -> int:
+        """Calls closed as unknown whose report could still come."""
+        return len(self._late)
+
+    async def drain_late_reports(self) -> None:
+        """At the end of a run: keep the endpoint open a while for reports of unknown calls."""
+        grace = self.settings.late_report_grace
+        if not self._late or grace <= 0 or not self._started:
+            return
+        self._late_came = asyncio.Event()
+        try:
+            async with asyncio.timeout(grace):
+                while self._late:
+                    await self._late_came.wait()
+                    self._late_came.clear()
+        except TimeoutError:
+            pass
+        finally:
+            self._late_came = None
+
     # ----- the report endpoint's sink -----------------------------------------------------
     def accept_report(self, report: CallReport) -> tuple[int, str]:
         call = self._calls.get(report.attempt_id)
         if call is None:
+            if report.attempt_id in self._late and self.on_late_result is not None:
+                timezone = self._late.pop(report.attempt_id)
+                now = self.clock.timestamp()
+                self.on_late_result(report.attempt_id, result_from_report(report, timezone, now))
+                if self._late_came is not None:
+                    self._late_came.set()
+                return 200, f"late report for {report.attempt_id} recorded"
             if report.attempt_id in self._closed:
                 return 409, f"attempt {report.attempt_id} already has a result"
             return 404, f"no call in flight with attempt id {report.attempt_id!r}"

@@ -105,11 +105,19 @@ class SimulatedBackend:
         # One sleep for ring + talk: the answer time is known in advance, and a timer less per
         # call is what lets a week's forecast of 100,000 leads finish in seconds.
         ended = started
-        if ring + talk > 0:
+        answers = status in ("completed", "voicemail")
+        if request.on_state is not None:  # someone follows this call: say when it is answered
+            request.on_state("ringing")
+            await self._wait(ring)
+            if answers:
+                request.on_state("voicemail" if status == "voicemail" else "answered")
+                await self._wait(talk)
+            ended = self.clock.timestamp()
+        elif ring + talk > 0:
             await self._wait(ring + talk)
             ended = self.clock.timestamp()
         answered_at = min(started + ring / self.speed, ended)
-        answered = answered_at if status in ("completed", "voicemail") else None
+        answered = answered_at if answers else None
         transcript: list[tuple[float | None, str, str]] = []
         if status == "completed":
             transcript = [

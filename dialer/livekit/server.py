@@ -4,11 +4,13 @@
 400 the body is not a report (the message names the field); 401 bad or missing signature; 404 no
 call in flight has that attempt id; 409 the attempt already has a result (a replay; the worker
 counts 409 as acknowledged). `POST /webhooks` takes LiveKit webhooks (`room_finished`,
-`participant_left`) as corroboration. `GET /health` answers 200, for `dialer doctor` and proxies.
+`participant_left`) as corroboration. `GET /health` answers 200 `ok dialer <instance>`, for
+`dialer doctor` and proxies.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,6 +48,8 @@ class ReportServer:
         self.sink = sink
         self.counters = Counters()
         self.port: int | None = None
+        # said by /health, so `dialer doctor` can tell its own endpoint from another one
+        self.instance = secrets.token_hex(6)
         self._runner = None
         self._webhooks = None
 
@@ -95,7 +99,7 @@ class ReportServer:
     async def _health(self, request):
         from aiohttp import web
 
-        return web.Response(text="ok\n")
+        return web.Response(text=f"ok dialer {self.instance}\n")
 
     async def _report(self, request):
         from aiohttp import web

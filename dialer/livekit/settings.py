@@ -12,6 +12,9 @@ Names (environment or the project's `.env`; the real environment wins):
   the runner gives up on a call's report.
 - `DIALER_WEBHOOK_GRACE` (seconds, default 10): after LiveKit says a call's room finished, how
   long a report may still take before the call is closed as `unknown`.
+- `DIALER_LATE_REPORT_GRACE` (seconds, default 10): when a run's last call is done and some were
+  closed as `unknown`, how long the endpoint stays open for their reports (an opt-out in a late
+  report still reaches the DNC table).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class LiveKitSettings:
     report_url: str | None = None
     watchdog_slack: float = 60.0
     webhook_grace: float = 10.0
+    late_report_grace: float = 10.0
 
     def with_endpoint(self, host: str | None = None, port: int | None = None) -> LiveKitSettings:
         return replace(
@@ -99,6 +103,7 @@ def settings_from_env(env: Mapping[str, str]) -> LiveKitSettings:
         report_url=env.get("DIALER_REPORT_URL", "").strip() or None,
         watchdog_slack=_number(env, "DIALER_WATCHDOG_SLACK", 60.0, float),
         webhook_grace=_number(env, "DIALER_WEBHOOK_GRACE", 10.0, float),
+        late_report_grace=_number(env, "DIALER_LATE_REPORT_GRACE", 10.0, float),
     )
 
 

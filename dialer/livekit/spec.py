@@ -27,6 +27,14 @@ SIP_NO_ANSWER = frozenset({408, 480, 487})
 SIP_INVALID = frozenset({404, 484})
 
 
+# The metadata of `dialer doctor`'s probe dispatch: a worker takes the job and ends it at once.
+PROBE_METADATA = '{"probe": "dialer doctor"}'
+
+
+def is_probe(metadata: str) -> bool:
+    return metadata.strip() == PROBE_METADATA
+
+
 class SpecError(ValueError):
     """A call spec or report that does not have the expected shape; the message names the field."""
 

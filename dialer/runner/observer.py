@@ -25,6 +25,9 @@ class RunProgress:
     now: float = 0.0
     last_error: str | None = None
     next_dial_at: float | None = None
+    # a single call (`dialer call`, a click in the dashboard): who, and where the call is now
+    call_lead: str | None = None
+    call_state: str | None = None
 
     @property
     def done(self) -> int:
@@ -79,6 +82,9 @@ class TerminalObserver(RunObserver):
                 "  ".join(f"{k} {v}" for k, v in sorted(p.statuses.items())),
                 "  ".join(f"{k} {v}" for k, v in p.dispositions.most_common(4)),
             )
+        if p.call_state:
+            elapsed = time.monotonic() - p.started_wall
+            table.add_row(f"{p.call_lead or 'call'}: [bold]{p.call_state}[/]", f"{elapsed:.0f}s")
         if p.last_error:
             table.add_row(f"[red]{p.last_error}[/]", "")
         return table
@@ -114,6 +120,14 @@ class QuietObserver(RunObserver):
             f"run {progress.run_id} started: {progress.campaign} revision "
             f"{progress.revision}, {progress.total} lead(s) to call"
         )
+
+    def update(self, progress: RunProgress) -> None:
+        # a single call's state changes are few and worth a line each; a campaign's are not
+        if progress.call_state and progress.call_state != self._call_state:
+            self._call_state = progress.call_state
+            self.message(f"{progress.call_lead or 'call'}: {progress.call_state}")
+
+    _call_state: str | None = None
 
     def message(self, text: str) -> None:
         import sys

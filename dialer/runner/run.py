@@ -45,6 +45,14 @@ class RunOptions:
     speed: float = 1.0
     wait: bool = False
     retry_unknown: bool = False
+    # one call now (`dialer call`): the lead at this 1-based source row, or with this number
+    lead_row: int | None = None
+    lead_phone: str | None = None
+    force_window: str | None = None  # the reason a single call may dial outside the window
+
+    @property
+    def single(self) -> bool:
+        return self.lead_row is not None or self.lead_phone is not None
 
 
 @dataclass
@@ -62,6 +70,7 @@ class RunSummary:
     revisions: list[str]
     left_waiting: int
     skipped: dict[str, int] = field(default_factory=dict)
+    call: dict | None = None  # a single call's attempt: status, disposition, timings, transcript
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -172,6 +181,10 @@ class Runner:
         self._group: asyncio.TaskGroup | None = None
         self.writer: RunLogWriter | None = None
         self.queue: LeadQueue | None = None
+        self.single_call: dict | None = None
+        self._unknown: dict[str, tuple[str, float]] = {}  # attempt id -> (phone, dialed at)
+        if hasattr(backend, "on_late_result"):
+            backend.on_late_result = self._late_result
 
     # ----- set-up -------------------------------------------------------------------------
     def _concurrency(self) -> int:
@@ -191,14 +204,32 @@ class Runner:
             log_catalog=catalog,
         )
         self.plan_counts = plan.counts
+        where = "p.__final IN ('callable_now', 'outside_window', 'waiting_retry')"
+        params: list = []
+        if self.options.single:
+            from dialer.runner.single import single_lead_row
+
+            where, params = (
+                "p.__row = ?",
+                [
+                    single_lead_row(
+                        cur,
+                        self.rev.loaded,
+                        self.options.lead_row,
+                        self.options.lead_phone,
+                        plan.counts.get("source_rows", 0),
+                    )
+                ],
+            )
         cols = [c for c in _lead_columns(cur)]
         names = ", ".join(f's."{c}"' for c in cols)
         rows = cur.execute(
             f"""SELECT p.__order, p.__row, p.__e164, p.__zones, p.__used, p.__due, p.last_status,
                        {names}
                 FROM __plan p JOIN __sel s USING (__row)
-                WHERE p.__final IN ('callable_now', 'outside_window', 'waiting_retry')
-                ORDER BY p.__order"""
+                WHERE {where}
+                ORDER BY p.__order""",
+            params,
         ).fetchall()
         leads = []
         for order, row, phone, zones, used, due, last, *values in rows:
@@ -234,16 +265,23 @@ class Runner:
 
         at = self.clock.now()
         leads = self._load_leads(at)
+        recent = self._recent_dials(at)
+        rules = queue_rules(self.rev)
+        max_calls = self.options.max_calls
+        if self.options.single:
+            rules = self._single_call_rules(leads[0], rules, at, recent)
+            max_calls = 1
+            leads[0].ready_at = at.timestamp()  # now: a single call skips retry delays
         self.progress.total = len(leads)
         self.progress.started_at = self.progress.now = at.timestamp()
         stop_at = at.timestamp() + self.options.days * 86400 if self.options.days else None
         self.queue = LeadQueue(
             self.clock,
-            queue_rules(self.rev),
+            rules,
             RateLimiter(self.rev.campaign.pacing.calls_per_minute),
             self.dnc,
-            self._recent_dials(at),
-            self.options.max_calls,
+            recent,
+            max_calls,
             wait=self.options.wait or self.options.virtual_time,
             stop_at=stop_at,
         )
@@ -268,6 +306,14 @@ class Runner:
                     "plan": self.plan_counts,
                 },
             )
+            if self.options.single and self.options.force_window:
+                writer.write_event(
+                    at.timestamp(),
+                    self.run_id,
+                    None,
+                    "window_forced",
+                    {"lead_row": leads[0].row, "reason": self.options.force_window},
+                )
             watch_task = asyncio.create_task(self._watch()) if self.options.watch else None
             try:
                 async with asyncio.TaskGroup() as group:
@@ -279,6 +325,13 @@ class Runner:
                 if watch_task:
                     watch_task.cancel()
                     await asyncio.gather(watch_task, return_exceptions=True)
+            drain = getattr(self.backend, "drain_late_reports", None)
+            if drain is not None and self._unknown and not self._hard_stop:
+                self.observer.message(
+                    f"waiting for the late report of {len(self._unknown)} call(s) closed as "
+                    "unknown (DIALER_LATE_REPORT_GRACE)"
+                )
+                await drain()
             if self.queue.stopped:
                 status = "stopped"
             ended = self.clock.now()
@@ -299,12 +352,13 @@ class Runner:
             campaign=self.rev.campaign.name,
             status=status,
             dialed=stats.dialed,
-            statuses=dict(self.progress.statuses),
+            statuses=dict(+self.progress.statuses),  # + drops counts a late report zeroed
             dispositions=dict(self.progress.dispositions),
             started_at=at.isoformat(),
             ended_at=ended.isoformat(),
             revisions=self.revisions,
             left_waiting=stats.left_waiting,
+            call=self.single_call,
             skipped={
                 k: v
                 for k, v in {
@@ -315,6 +369,25 @@ class Runner:
                 if v
             },
         )
+
+    def _single_call_rules(
+        self, lead: LeadState, rules: QueueRules, at: datetime, recent: dict
+    ) -> QueueRules:
+        """The queue rules for one call now; DialerError when the call must not be placed."""
+        from dialer.runner.single import ALWAYS_OPEN, check_single_call
+
+        check_single_call(
+            lead.row,
+            lead.zones,
+            rules.window,
+            self.options.force_window,
+            at,
+            recent.get(lead.phone),
+            rules.frequency_cap,
+        )
+        if self.options.force_window is not None:
+            return QueueRules(ALWAYS_OPEN, rules.max_attempts, rules.frequency_cap)
+        return rules
 
     def _resize_pool(self) -> None:
         want = self._concurrency()
@@ -397,6 +470,16 @@ class Runner:
             model=campaign.agent.model,
             noise_cancellation=campaign.telephony.noise_cancellation,
         )
+        if self.options.single:
+
+            def on_state(state: str) -> None:
+                self.progress.call_state = state
+                self.observer.update(self.progress)
+
+            request.on_state = on_state
+            self.progress.call_state = "dialing"
+            self.progress.call_lead = _lead_label(lead)
+            self.observer.update(self.progress)
         try:
             result = await self.backend.place_call(request)
         except asyncio.CancelledError:
@@ -439,19 +522,72 @@ class Runner:
             )
         )
         if result.opted_out:
-            # an opt-out holds at once: queued calls to this number are dropped at dial time
-            self.dnc.add(lead.phone)
-            self.writer.write_dnc(
-                lead.phone,
-                ended,
-                "opt_out",
-                "opted out during a call",
-                self.rev.campaign.name,
-                attempt_id,
-            )
+            self._opt_out(lead.phone, ended, attempt_id)
+        elif result.status == "unknown" and hasattr(self.backend, "on_late_result"):
+            self._unknown[attempt_id] = (lead.phone, dialed)  # its report may still come
         self.progress.statuses[result.status] += 1
         if result.disposition:
             self.progress.dispositions[result.disposition] += 1
+        if self.options.single:
+            self.single_call = {
+                "attempt_id": attempt_id,
+                "lead_row": lead.row,
+                "phone": lead.phone,
+                "status": result.status,
+                "disposition": result.disposition,
+                "sip_status": result.sip_status,
+                "duration_s": round(max(ended - dialed, 0.0), 3),
+                "answered_after_s": (
+                    round(result.answered_at - dialed, 3) if result.answered_at else None
+                ),
+                "callback_at": (
+                    datetime.fromtimestamp(result.callback_at, UTC).isoformat()
+                    if result.callback_at
+                    else None
+                ),
+                "error": result.error,
+                "transcript": [{"role": r, "text": t} for _, r, t in result.transcript],
+            }
+            self.progress.call_state = f"ended: {result.status}"
+
+    def _opt_out(self, phone: str, at: float, attempt_id: str) -> None:
+        # an opt-out holds at once: queued calls to this number are dropped at dial time
+        self.dnc.add(phone)
+        self.writer.write_dnc(
+            phone, at, "opt_out", "opted out during a call", self.rev.campaign.name, attempt_id
+        )
+
+    def _late_result(self, attempt_id: str, result: CallResult) -> None:
+        """A result that came after the dial was closed as unknown: it replaces the unknown."""
+        if self.writer is None:
+            return
+        phone, dialed = self._unknown.pop(attempt_id, (None, None))
+        ended = result.ended_at or self.clock.timestamp()
+        self.writer.write_outcome(
+            Outcome(
+                attempt_id,
+                result.status,
+                result.disposition,
+                result.answered_at,
+                ended,
+                max(ended - dialed, 0.0) if dialed is not None else None,
+                result.sip_status,
+                result.callback_at,
+                result.error,
+                result.transcript,
+            )
+        )
+        self.writer.write_event(
+            ended, self.run_id, attempt_id, "late_result", {"status": result.status}
+        )
+        if result.opted_out and phone:
+            self._opt_out(phone, ended, attempt_id)
+        if phone:
+            self.progress.statuses["unknown"] -= 1
+        self.progress.statuses[result.status] += 1
+        if result.disposition:
+            self.progress.dispositions[result.disposition] += 1
+        self.observer.update(self.progress)
 
     def _reschedule(self, lead: LeadState, result: CallResult) -> None:
         pacing = self.rev.campaign.pacing
@@ -549,6 +685,11 @@ class Runner:
 @functools.lru_cache(maxsize=1024)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
+
+
+def _lead_label(lead: LeadState) -> str:
+    name = lead.lead.get("prospect_name") or lead.lead.get("company_name") or ""
+    return f"lead {lead.row}" + (f" {name}" if name else "")
 
 
 def _lead_columns(cur) -> list[str]:
