@@ -611,6 +611,64 @@ def report(
         print_report(result)
 
 
+@app.command()
+@handle_errors
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 4100,
+    backend: Annotated[
+        str, typer.Option("--backend", help="Where dashboard runs dial: simulate | livekit.")
+    ] = "simulate",
+    db: DbOption = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """The web dashboard and HTTP API (default http://127.0.0.1:4100/, API docs at /docs).
+
+    The server holds the run log while it runs; runs and calls started from the dashboard or
+    the API execute inside it. Tokens come from `dialer token create` (DIALER_JWT_SECRET);
+    without a secret it serves loopback only and prints an admin token valid until it stops.
+    """
+    import dataclasses
+
+    from dialer.web.config import WebConfig
+    from dialer.web.server import serve as run_server
+
+    if backend not in ("simulate", "livekit"):
+        raise typer.BadParameter("--backend is simulate or livekit")
+    config = dataclasses.replace(WebConfig.from_env(db=db), backend=backend)
+    with _backend_settings(backend, None, None, None):
+        run_server(config, host=host, port=port, log_level=log_level, announce=_err)
+
+
+token_app = typer.Typer(help="Bearer tokens for the dashboard and API.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+@handle_errors
+def token_create(
+    role: Annotated[str, typer.Option("--role", help="viewer | operator | admin.")] = "viewer",
+    ttl: Annotated[str, typer.Option("--ttl", help="Lifetime: 30m, 8h, 7d.")] = "8h",
+    subject: Annotated[
+        str | None, typer.Option("--subject", help="Who it is for (shown in the server log).")
+    ] = None,
+) -> None:
+    """Print a signed token (HS256, DIALER_JWT_SECRET from the environment or .env).
+
+    viewer reads; operator also dials and stops runs; admin also edits campaigns, lead files
+    and the do-not-call list."""
+    from dialer.campaign.schema import parse_duration
+    from dialer.web.auth import check_secret, create_token
+    from dialer.web.config import WebConfig
+
+    try:
+        seconds = parse_duration(ttl).total_seconds()
+    except ValueError as exc:
+        raise typer.BadParameter(f"--ttl: {exc}") from None
+    secret = check_secret(WebConfig.from_env().jwt_secret)
+    print(create_token(secret, role, seconds, subject))
+
+
 trunk_app = typer.Typer(
     help="LiveKit outbound SIP trunks (from SIP_ADDRESS, SIP_NUMBERS, SIP_USERNAME, SIP_PASSWORD).",
     no_args_is_help=True,

@@ -71,3 +71,12 @@ def run_dialer(*args: str, cwd: Path, env: dict | None = None, timeout: float = 
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def call_project(project):
+    """A project whose leads sit in known states for single calls (see tests/test_cli_call.py):
+    row 1 callable now, 2 outside its window, 3 suppressed, 4 a duplicate of 1, 5 callable."""
+    from .test_cli_call import build_call_project
+
+    return build_call_project(project)

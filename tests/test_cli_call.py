@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import duckdb
-import pytest
 
 from . import runlog
 from .conftest import cli, run_dialer, write_campaign
@@ -70,8 +69,7 @@ dispositions: [interested, callback, do_not_call]
 """
 
 
-@pytest.fixture
-def call_project(project):
+def build_call_project(project):
     afternoon, night = zone_where(range(12, 16)), zone_where(range(1, 6))
     (project / "leads" / "call.csv").write_text(
         "prospect_name,phone,timezone,resource_name\n"

@@ -51,21 +51,28 @@ class SqlCheck:
 _PREFIX = {"where": "SELECT * FROM __leads WHERE (", "order_by": "SELECT * FROM __leads ORDER BY "}
 
 
-_local = threading.local()
+_shared: duckdb.DuckDBPyConnection | None = None
+_shared_lock = threading.Lock()
 
 
 def _parser() -> duckdb.DuckDBPyConnection:
-    """An empty in-memory database used only to parse SQL (never executes user SQL), one per
-    thread: a DuckDB connection refuses a second call while busy (validate runs files in
-    parallel)."""
-    con = getattr(_local, "con", None)
-    if con is None:
-        con = _local.con = duckdb.connect()
-    return con
+    """An empty in-memory database used only to parse SQL (it never executes user SQL)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = duckdb.connect()
+        return _shared
 
 
 def _serialize(con: duckdb.DuckDBPyConnection, sql: str) -> dict:
-    return json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    # A cursor per call: a DuckDB connection refuses a second call while busy (validate checks
+    # files in parallel), and a cursor closed here leaves nothing to a thread that outlives it
+    # (a connection kept per thread aborts the interpreter at exit if its thread is a daemon).
+    cur = con.cursor()
+    try:
+        return json.loads(cur.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    finally:
+        cur.close()
 
 
 def _walk(node: object, out: SqlCheck, prefix_len: int) -> None:

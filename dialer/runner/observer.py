@@ -28,6 +28,8 @@ class RunProgress:
     # a single call (`dialer call`, a click in the dashboard): who, and where the call is now
     call_lead: str | None = None
     call_state: str | None = None
+    calls: dict[str, dict] = field(default_factory=dict)  # in flight, when calls are followed
+    last_call: dict | None = None
 
     @property
     def done(self) -> int:

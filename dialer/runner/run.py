@@ -183,6 +183,10 @@ class Runner:
         self.queue: LeadQueue | None = None
         self.single_call: dict | None = None
         self._unknown: dict[str, tuple[str, float]] = {}  # attempt id -> (phone, dialed at)
+        # per-call state and hang-up for whoever follows calls; campaign runs skip the cost
+        self.follow_calls = options.single or getattr(observer, "follows_calls", False)
+        self._call_tasks: dict[str, asyncio.Task] = {}
+        self._preloaded: tuple | None = None
         if hasattr(backend, "on_late_result"):
             backend.on_late_result = self._late_result
 
@@ -260,10 +264,10 @@ class Runner:
         return recent
 
     # ----- the run ------------------------------------------------------------------------
-    async def run(self) -> RunSummary:
-        from dialer.schedule.rate import RateLimiter
-
-        at = self.clock.now()
+    def preload(self, at: datetime | None = None) -> None:
+        """Select the leads and check a single call's lead: a refusal raises here, before the run
+        is logged. `run()` does it when it was not done."""
+        at = at or self.clock.now()
         leads = self._load_leads(at)
         recent = self._recent_dials(at)
         rules = queue_rules(self.rev)
@@ -272,6 +276,15 @@ class Runner:
             rules = self._single_call_rules(leads[0], rules, at, recent)
             max_calls = 1
             leads[0].ready_at = at.timestamp()  # now: a single call skips retry delays
+        self.progress.total = len(leads)
+        self._preloaded = (at, leads, recent, rules, max_calls)
+
+    async def run(self) -> RunSummary:
+        from dialer.schedule.rate import RateLimiter
+
+        if self._preloaded is None:
+            self.preload()
+        at, leads, recent, rules, max_calls = self._preloaded
         self.progress.total = len(leads)
         self.progress.started_at = self.progress.now = at.timestamp()
         stop_at = at.timestamp() + self.options.days * 86400 if self.options.days else None
@@ -470,18 +483,13 @@ class Runner:
             model=campaign.agent.model,
             noise_cancellation=campaign.telephony.noise_cancellation,
         )
-        if self.options.single:
-
-            def on_state(state: str) -> None:
-                self.progress.call_state = state
-                self.observer.update(self.progress)
-
-            request.on_state = on_state
-            self.progress.call_state = "dialing"
-            self.progress.call_lead = _lead_label(lead)
-            self.observer.update(self.progress)
+        if self.follow_calls:
+            request.on_state = self._follow(attempt_id, lead)
         try:
-            result = await self.backend.place_call(request)
+            if self.follow_calls:
+                result = await self._place_followed(request)
+            else:
+                result = await self.backend.place_call(request)
         except asyncio.CancelledError:
             ended = self.clock.timestamp()
             self._record(
@@ -528,6 +536,15 @@ class Runner:
         self.progress.statuses[result.status] += 1
         if result.disposition:
             self.progress.dispositions[result.disposition] += 1
+        if self.follow_calls:
+            self.progress.calls.pop(attempt_id, None)
+            self.progress.last_call = {
+                "attempt_id": attempt_id,
+                "lead_row": lead.row,
+                "lead": _lead_label(lead),
+                "status": result.status,
+                "disposition": result.disposition,
+            }
         if self.options.single:
             self.single_call = {
                 "attempt_id": attempt_id,
@@ -549,6 +566,46 @@ class Runner:
                 "transcript": [{"role": r, "text": t} for _, r, t in result.transcript],
             }
             self.progress.call_state = f"ended: {result.status}"
+
+    # ----- following single calls (`dialer call`, the dashboard, the console) ---------------
+    def _follow(self, attempt_id: str, lead: LeadState):
+        """Track a call in `progress.calls`; returns its state callback for the backend."""
+        label = _lead_label(lead)
+        entry = {"attempt_id": attempt_id, "lead_row": lead.row, "lead": label}
+        entry |= {"state": "dialing", "since": self.clock.timestamp()}
+        self.progress.calls[attempt_id] = entry
+        self.progress.call_lead, self.progress.call_state = label, "dialing"
+        self.observer.update(self.progress)
+
+        def on_state(state: str) -> None:
+            entry["state"] = state
+            self.progress.call_lead, self.progress.call_state = label, state
+            self.observer.update(self.progress)
+
+        return on_state
+
+    async def _place_followed(self, request: CallRequest) -> CallResult:
+        """place_call in its own task, so `hang_up` can end this call and not the worker."""
+        task = asyncio.ensure_future(self.backend.place_call(request))
+        self._call_tasks[request.attempt_id] = task
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.cancelled() or asyncio.current_task().cancelling():
+                task.cancel()
+                raise
+            return CallResult(
+                status="canceled", ended_at=self.clock.timestamp(), error="hung up by the operator"
+            )
+        finally:
+            self._call_tasks.pop(request.attempt_id, None)
+
+    def hang_up(self, attempt_id: str | None = None) -> int:
+        """End one call in progress (or all of them) now; the run goes on. Returns how many."""
+        tasks = [t for a, t in self._call_tasks.items() if attempt_id is None or a == attempt_id]
+        for task in tasks:
+            task.cancel()
+        return len(tasks)
 
     def _opt_out(self, phone: str, at: float, attempt_id: str) -> None:
         # an opt-out holds at once: queued calls to this number are dropped at dial time

@@ -150,6 +150,10 @@ class RunLogWriter:
             self._pending.intents.extend(intents)
             self._sync_maybe_commit()
             return
+        if self._task_gone():
+            self._pending.intents.extend(intents)
+            await self.flush()
+            return
         fut = asyncio.get_running_loop().create_future()
         self._pending.intents.extend(intents)
         self._pending.waiters.append(fut)
@@ -185,10 +189,19 @@ class RunLogWriter:
         self._pending.dnc.append((phone, at, source, reason, campaign, attempt_id))
         self._wake.set()
 
+    def _task_gone(self) -> bool:
+        # the loop is being torn down (its tasks cancelled) while the run still writes its end:
+        # commit in place rather than wait for a task that will never run again
+        return self._task is not None and self._task.done()
+
     async def flush(self) -> None:
         """Wait until everything submitted so far is committed."""
-        if self.sync:
+        if self.sync or self._task_gone():
+            waiters, self._pending.waiters = self._pending.waiters, []
             self._sync_maybe_commit(force=True)
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
             return
         fut = asyncio.get_running_loop().create_future()
         self._pending.waiters.append(fut)
@@ -200,6 +213,10 @@ class RunLogWriter:
             self._sync_maybe_commit(force=True)
             return
         if self._task is None:
+            return
+        if self._task_gone():
+            await self.flush()
+            self._task = None
             return
         await self.flush()
         self._closed = True
