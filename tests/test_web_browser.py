@@ -15,7 +15,12 @@ from .webapp import auth
 
 
 def chromium() -> str | None:
-    for candidate in ("/usr/lib/chromium/chromium", "chromium", "chromium-browser", "google-chrome"):
+    for candidate in (
+        "/usr/lib/chromium/chromium",
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+    ):
         found = shutil.which(candidate) or (candidate if Path(candidate).is_file() else None)
         if found:
             return found
