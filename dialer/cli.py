@@ -305,7 +305,7 @@ def run(
     The legacy single-call form still works: with RUN_SINGLE_CALL=1 and LEAD_INDEX=N (1-based)
     in the environment, `dialer run` places that one call, as `dialer call --lead N` does.
     """
-    from dialer.runner.run import RunOptions, run_campaign
+    from dialer.runner.run import RunOptions
 
     if _env_flag("RUN_SINGLE_CALL"):
         call(campaign, lead=None, phone=None, backend=backend, force_window=None, db=db,
@@ -314,8 +314,7 @@ def run(
         return
     if start and not virtual_time:
         raise typer.BadParameter("--start needs --virtual-time")
-    if backend not in ("simulate", "livekit"):
-        raise typer.BadParameter("--backend is simulate or livekit")
+    _check_backend(backend)
     if concurrency is not None and concurrency < 1:
         raise typer.BadParameter("--concurrency must be at least 1")
     options = RunOptions(
@@ -332,12 +331,7 @@ def run(
         wait=wait,
         retry_unknown=retry_unknown,
     )
-    with _backend_settings(backend, campaign, report_host, report_port):
-        summary = run_campaign(campaign, options, _observer(quiet or as_json))
-    if as_json:
-        print(json.dumps(summary.to_dict()))
-    else:
-        _print_summary(summary)
+    _run_and_print(campaign, options, report_host, report_port, quiet, as_json, _print_summary)
 
 
 @app.command()
@@ -370,14 +364,13 @@ def call(
     Suppression lists, the DNC table, pacing.max_attempts and the dialer.yaml frequency cap
     always hold. The calling window (and quiet hours) hold unless --force-window REASON.
     """
-    from dialer.runner.run import RunOptions, run_campaign
+    from dialer.runner.run import RunOptions
 
     if lead is None and phone is None:
         lead = _lead_index()
     if (lead is None) == (phone is None):
         raise typer.BadParameter("give exactly one of --lead N (or LEAD_INDEX=N) or --phone NUMBER")
-    if backend not in ("simulate", "livekit"):
-        raise typer.BadParameter("--backend is simulate or livekit")
+    _check_backend(backend)
     options = RunOptions(
         db=_db(db),
         backend=backend,
@@ -387,12 +380,24 @@ def call(
         lead_phone=phone,
         force_window=force_window,
     )
-    with _backend_settings(backend, campaign, report_host, report_port):
+    _run_and_print(campaign, options, report_host, report_port, quiet, as_json, _print_call)
+
+
+def _run_and_print(campaign, options, report_host, report_port, quiet, as_json, show) -> None:
+    """Run with the backend's settings in place; print the JSON summary or `show` it."""
+    from dialer.runner.run import run_campaign
+
+    with _backend_settings(options.backend, campaign, report_host, report_port):
         summary = run_campaign(campaign, options, _observer(quiet or as_json))
     if as_json:
         print(json.dumps(summary.to_dict()))
-        return
-    _print_call(summary)
+    else:
+        show(summary)
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in ("simulate", "livekit"):
+        raise typer.BadParameter("--backend is simulate or livekit")
 
 
 def _env_flag(name: str) -> bool:
@@ -633,8 +638,7 @@ def serve(
     from dialer.web.config import WebConfig
     from dialer.web.server import serve as run_server
 
-    if backend not in ("simulate", "livekit"):
-        raise typer.BadParameter("--backend is simulate or livekit")
+    _check_backend(backend)
     config = dataclasses.replace(WebConfig.from_env(db=db), backend=backend)
     with _backend_settings(backend, None, None, None):
         run_server(config, host=host, port=port, log_level=log_level, announce=_err)

@@ -24,14 +24,12 @@ SLOW = (
 
 async def until(predicate, service: RunService, timeout: float = 10.0):
     """Wait on the service's change notifications until `predicate(status)` holds."""
-    version = -1
     async with asyncio.timeout(timeout):
         while True:
             status = service.status()
             if predicate(status):
                 return status
-            version = await service.wait_change(status["version"], timeout=1.0)
-    del version
+            await service.wait_change(status["version"], timeout=1.0)
 
 
 def test_a_single_call_then_idle_with_its_result(call_project):

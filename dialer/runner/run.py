@@ -515,20 +515,7 @@ class Runner:
 
     def _record(self, lead: LeadState, attempt_id: str, result: CallResult, dialed: float) -> None:
         ended = result.ended_at or self.clock.timestamp()
-        self.writer.write_outcome(
-            Outcome(
-                attempt_id,
-                result.status,
-                result.disposition,
-                result.answered_at,
-                ended,
-                max(ended - dialed, 0.0),
-                result.sip_status,
-                result.callback_at,
-                result.error,
-                result.transcript,
-            )
-        )
+        self.writer.write_outcome(_outcome(attempt_id, result, ended, max(ended - dialed, 0.0)))
         if result.opted_out:
             self._opt_out(lead.phone, ended, attempt_id)
         elif result.status == "unknown" and hasattr(self.backend, "on_late_result"):
@@ -620,20 +607,8 @@ class Runner:
             return
         phone, dialed = self._unknown.pop(attempt_id, (None, None))
         ended = result.ended_at or self.clock.timestamp()
-        self.writer.write_outcome(
-            Outcome(
-                attempt_id,
-                result.status,
-                result.disposition,
-                result.answered_at,
-                ended,
-                max(ended - dialed, 0.0) if dialed is not None else None,
-                result.sip_status,
-                result.callback_at,
-                result.error,
-                result.transcript,
-            )
-        )
+        duration = max(ended - dialed, 0.0) if dialed is not None else None
+        self.writer.write_outcome(_outcome(attempt_id, result, ended, duration))
         self.writer.write_event(
             ended, self.run_id, attempt_id, "late_result", {"status": result.status}
         )
@@ -742,6 +717,21 @@ class Runner:
 @functools.lru_cache(maxsize=1024)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
+
+
+def _outcome(attempt_id: str, result: CallResult, ended: float, duration: float | None) -> Outcome:
+    return Outcome(
+        attempt_id,
+        result.status,
+        result.disposition,
+        result.answered_at,
+        ended,
+        duration,
+        result.sip_status,
+        result.callback_at,
+        result.error,
+        result.transcript,
+    )
 
 
 def _lead_label(lead: LeadState) -> str:

@@ -25,6 +25,7 @@ import yaml
 from dialer.errors import DialerError, Location
 from dialer.validate import campaign_files, validate_file, validate_paths
 from dialer.web.errors import BadInput, Conflict, Invalid, NotFound, error_dict
+from dialer.web.files import write_atomic
 
 CUSTOM_REGISTRY = ".custom"
 MAX_CAMPAIGN_BYTES = 1024 * 1024
@@ -73,18 +74,7 @@ def _register_custom(campaigns_dir: Path, stem: str) -> None:
     stems = custom_stems(campaigns_dir) | {stem}
     text = "# campaigns created through the dialer API (the legacy 'custom' group)\n"
     text += "".join(f"{s}\n" for s in sorted(stems))
-    _replace(Path(campaigns_dir) / CUSTOM_REGISTRY, text.encode("utf-8"))
-
-
-def _replace(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(Path(campaigns_dir) / CUSTOM_REGISTRY, text.encode("utf-8"))
 
 
 def raw_yaml(text: str) -> Any:

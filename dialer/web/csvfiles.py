@@ -20,6 +20,7 @@ import duckdb
 from dialer.leads import SMALL_SOURCE, quote_ident, quote_str
 from dialer.phones import PHONE_HEADERS, install_phone_sql, normalize_phone
 from dialer.web.errors import BadInput, NotFound, TooLarge
+from dialer.web.files import write_atomic
 
 ACTIVE_FILE = ".active"  # the selected lead file's name, one line
 PREVIEW_LIMIT, PREVIEW_MAX = 10, 1000
@@ -54,17 +55,6 @@ def lead_file(leads_dir: Path, name: str) -> Path:
     if not path.is_file():
         raise NotFound(f"no lead file {name!r}", hint="GET /api/agentic/csv/list shows the files")
     return path
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def active_name(leads_dir: Path, legacy_csv: Path | None = None) -> str | None:
@@ -110,7 +100,7 @@ def list_files(leads_dir: Path, legacy_csv: Path | None = None) -> dict[str, Any
 def select_file(leads_dir: Path, name: str) -> str:
     """Make `name` the active lead file (kept in `leads/.active`); returns the name."""
     path = lead_file(leads_dir, name)
-    _write_atomic(Path(leads_dir) / ACTIVE_FILE, (path.name + "\n").encode("utf-8"))
+    write_atomic(Path(leads_dir) / ACTIVE_FILE, (path.name + "\n").encode("utf-8"))
     return path.name
 
 
