@@ -125,7 +125,7 @@ def _source_error(exc: duckdb.Error, files: list[Path]) -> LeadSourceError:
 
 
 def read_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[Path]:
-    """Load the lead source into TEMP table `__src` (see `_row_sql` for its row numbers)."""
+    """Load the lead source into TEMP table `__src` (see `_describe_src` for its row numbers)."""
     files = _source_files(loaded)
     leads = loaded.campaign.leads
     phone_header = leads.columns.get("phone", "phone")
@@ -178,13 +178,14 @@ def lead_columns(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list
 
 
 def _src_headers(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [r[0] for r in con.execute("DESCRIBE __src").fetchall() if r[0] != "__rowid"]
+    return _describe_src(con)[0]
 
 
-def _row_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """`__src`'s 1-based source row number as SQL."""
-    has_rowid = con.execute("SELECT count(*) FROM (DESCRIBE __src) WHERE column_name = '__rowid'")
-    return "__rowid" if has_rowid.fetchone()[0] else "rowid + 1"
+def _describe_src(con: duckdb.DuckDBPyConnection) -> tuple[list[str], str]:
+    """`__src`'s lead headers, and its 1-based source row number as SQL."""
+    names = [r[0] for r in con.execute("DESCRIBE __src").fetchall()]
+    row_sql = "__rowid" if "__rowid" in names else "rowid + 1"
+    return [n for n in names if n != "__rowid"], row_sql
 
 
 def _mapped_select(loaded: LoadedCampaign, headers: list[str], row_sql: str) -> str:
@@ -353,8 +354,8 @@ def select_leads(
     """
     con = con or duckdb.connect()
     files = read_source(loaded, con)
-    headers = _src_headers(con)
-    mapped = _mapped_select(loaded, headers, _row_sql(con))
+    headers, row_sql = _describe_src(con)
+    mapped = _mapped_select(loaded, headers, row_sql)
     columns = _column_names(loaded, headers)
     errors = check_lead_sql(loaded, columns)
     if errors:
@@ -453,12 +454,11 @@ def _column_names(loaded: LoadedCampaign, headers: list[str]) -> list[str]:
 
 
 def _timezone_names(con: duckdb.DuckDBPyConnection) -> None:
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = '__iana' AND temporary"
-    ).fetchone()[0]
-    if not exists:
-        con.execute("CREATE TEMP TABLE __iana (name VARCHAR)")
-        con.execute("INSERT INTO __iana SELECT unnest(?::VARCHAR[])", [_iana_names()])
+    # (asking duckdb_tables() whether it exists costs more than the list itself)
+    con.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS __iana AS SELECT unnest(?::VARCHAR[]) AS name",
+        [_iana_names()],
+    )
 
 
 @functools.lru_cache(maxsize=1)
