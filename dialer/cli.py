@@ -273,7 +273,10 @@ def schema() -> None:
 @handle_errors
 def run(
     campaign: Annotated[Path, typer.Argument(help="Campaign file.")],
-    backend: Annotated[str, typer.Option("--backend", help="simulate | livekit.")] = "simulate",
+    backend: Annotated[
+        str | None,
+        typer.Option("--backend", help="simulate (default) | livekit.", show_default=False),
+    ] = None,
     db: DbOption = None,
     max_calls: Annotated[
         int | None, typer.Option("--max-calls", help="Stop after N dials.")
@@ -299,6 +302,26 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary.")] = False,
     report_host: ReportHostOption = None,
     report_port: ReportPortOption = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            metavar="URL",
+            envvar="DIALER_SERVER",
+            help="Hand the run to a running `dialer serve` (its run log and backend) and "
+            "follow it here.",
+            show_default=False,
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="DIALER_TOKEN",
+            help="With --server: an operator token (`dialer token create`).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Dial a campaign through a backend until done, limits, or Ctrl-C; resumable.
 
@@ -308,15 +331,35 @@ def run(
     from dialer.runner.run import RunOptions
 
     if _env_flag("RUN_SINGLE_CALL"):
-        call(campaign, lead=None, phone=None, backend=backend, force_window=None, db=db,
-             seed=seed, quiet=quiet, as_json=as_json, report_host=report_host,
+        call(campaign, lead=None, phone=None, backend=backend or "simulate", force_window=None,
+             db=db, seed=seed, quiet=quiet, as_json=as_json, report_host=report_host,
              report_port=report_port)  # fmt: skip
         return
     if start and not virtual_time:
         raise typer.BadParameter("--start needs --virtual-time")
-    _check_backend(backend)
     if concurrency is not None and concurrency < 1:
         raise typer.BadParameter("--concurrency must be at least 1")
+    if server:
+        local_only = {
+            "--backend": backend is not None,
+            "--watch": watch,
+            "--virtual-time": virtual_time,
+            "--days": days is not None,
+            "--speed": speed != 1.0,
+            "--seed": seed != 0,
+        }
+        given = [flag for flag, on in local_only.items() if on]
+        if given:
+            raise typer.BadParameter(
+                f"{', '.join(given)} can not go with --server: the server runs with its own "
+                "backend and clock (run without --server for a local or forecast run)"
+            )
+        _run_on_server(
+            server, token, campaign, quiet or as_json, as_json,
+            max_calls=max_calls, concurrency=concurrency, wait=wait, retry_unknown=retry_unknown,
+        )  # fmt: skip
+        return
+    backend = backend or "simulate"
     options = RunOptions(
         db=_db(db),
         backend=backend,
@@ -393,6 +436,23 @@ def _run_and_print(campaign, options, report_host, report_port, quiet, as_json, 
         print(json.dumps(summary.to_dict()))
     else:
         show(summary)
+
+
+def _run_on_server(
+    url: str, token: str | None, campaign: Path, quiet: bool, as_json: bool, **options
+) -> None:
+    """`dialer run --server`: the server dials (it owns the run log); this process follows."""
+    from dialer.runner.remote import RemoteRun
+
+    remote = RemoteRun(url, token)
+    run_id = remote.start(campaign, **options)
+    observer = _observer(quiet)
+    observer.message(f"run {run_id} started on {remote.url}")
+    summary = remote.follow(observer)
+    if as_json:
+        print(json.dumps(summary.to_dict()))
+    else:
+        _print_summary(summary)
 
 
 def _check_backend(backend: str) -> None:

@@ -25,6 +25,10 @@ class RunBusy(DialerError):
     """A run or call is already in progress in this process."""
 
 
+class RevisionMismatch(DialerError):
+    """The campaign file the caller asked for is not the one this process would run."""
+
+
 class _Relay(RunObserver):
     """Passes the runner's events to the service; asks the runner to follow each call."""
 
@@ -126,10 +130,30 @@ class RunService:
         event.set()
 
     # ----- control --------------------------------------------------------------------------
-    def start_run(self, campaign: Path, max_calls: int | None = None) -> str:
-        """Start dialing a campaign (the legacy "auto-next"); returns the run id."""
-        options = RunOptions(db=self.db, backend=self.backend, seed=self.seed, max_calls=max_calls)
-        return self._start(campaign, options, "run")
+    def start_run(
+        self,
+        campaign: Path,
+        max_calls: int | None = None,
+        concurrency: int | None = None,
+        wait: bool = False,
+        retry_unknown: bool = False,
+        revision: str | None = None,
+    ) -> str:
+        """Start dialing a campaign (the legacy "auto-next"); returns the run id.
+
+        `revision`, when given, is the campaign's content hash the caller expects (`dialer run
+        --server` sends its own copy's): a server whose file differs refuses the run.
+        """
+        options = RunOptions(
+            db=self.db,
+            backend=self.backend,
+            seed=self.seed,
+            max_calls=max_calls,
+            concurrency=concurrency,
+            wait=wait,
+            retry_unknown=retry_unknown,
+        )
+        return self._start(campaign, options, "run", revision)
 
     def call(
         self,
@@ -150,11 +174,19 @@ class RunService:
         )
         return self._start(campaign, options, "call")
 
-    def _start(self, campaign: Path, options: RunOptions, kind: str) -> str:
+    def _start(
+        self, campaign: Path, options: RunOptions, kind: str, revision: str | None = None
+    ) -> str:
         if self.busy:
             what = "a call" if self.kind == "call" else "a run"
             raise RunBusy(f"{what} is already in progress", hint="stop it first")
         rev = load_revision(campaign)  # an invalid campaign is refused before anything starts
+        if revision is not None and revision != rev.loaded.revision:
+            raise RevisionMismatch(
+                f"the server's {campaign.name} is revision {rev.loaded.revision}, "
+                f"not {revision}",
+                hint="the server runs its own copy of the campaign: sync the file, then retry",
+            )
         from dialer.runner.run import Runner
         from dialer.schedule.clock import RealClock
 

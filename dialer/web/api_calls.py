@@ -12,7 +12,7 @@ import json
 
 from pydantic import BaseModel, Field
 
-from dialer.runner.service import RunBusy
+from dialer.runner.service import RevisionMismatch, RunBusy
 from dialer.web.api_common import errors
 from dialer.web.auth import require
 from dialer.web.campaigns import existing_campaign
@@ -27,6 +27,17 @@ class StartRun(BaseModel):
 
     campaign: str = Field(description="Campaign name (the file stem: campaigns/q4.yaml is q4).")
     max_calls: int | None = Field(None, ge=1, description="Stop after this many dials.")
+    concurrency: int | None = Field(
+        None, ge=1, le=10_000, description="Calls in flight at once (overrides pacing)."
+    )
+    wait: bool = Field(False, description="Keep running until retries and windows come due.")
+    retry_unknown: bool = Field(False, description="Redial attempts whose result is unknown.")
+    revision: str | None = Field(
+        None,
+        max_length=64,
+        description="The campaign's content hash the caller expects; 409 when the server's "
+        "file differs (`dialer run --server` sends its own copy's).",
+    )
 
 
 class CallOne(BaseModel):
@@ -92,11 +103,18 @@ def router(state: ServerState):
     @api.post("/api/call/start", dependencies=operator, responses=errors(409, 422))
     async def start_run(body: StartRun):
         """Start dialing the campaign: `{"ok": true, "run_id"}`; 409 while a run or call is in
-        progress, 422 when the campaign is invalid."""
+        progress or when `revision` is not the server's, 422 when the campaign is invalid."""
         path = existing_campaign(state.config.campaigns_dir, body.campaign)
         try:
-            run_id = service().start_run(path, max_calls=body.max_calls)
-        except RunBusy as exc:
+            run_id = service().start_run(
+                path,
+                max_calls=body.max_calls,
+                concurrency=body.concurrency,
+                wait=body.wait,
+                retry_unknown=body.retry_unknown,
+                revision=body.revision,
+            )
+        except (RunBusy, RevisionMismatch) as exc:
             raise Conflict(exc.message, hint=exc.hint) from None
         return {"ok": True, "run_id": run_id}
 
