@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from .conftest import write_campaign
+from .conftest import REPO, write_campaign
 from .test_run_service import SLOW
 from .test_web_server import start_server
 from .webapp import auth
@@ -44,6 +45,14 @@ def browser():
             browser.close()
 
 
+# screenshots land here (CI keeps the folder; it is git-ignored)
+ARTIFACTS = Path(os.environ.get("DIALER_TEST_ARTIFACTS") or REPO / "artifacts")
+
+# answered calls of two seconds: a run that starts, shows its calls, and ends with transcripts
+QUICK = SLOW.replace("name: Call test", "name: Quick test").replace(
+    "talk_time: {min: 30s, max: 30s}", "talk_time: {min: 2s, max: 2s}"
+)
+
 MANY = """\
 name: Many leads
 leads:
@@ -61,6 +70,7 @@ def dashboard(call_project, browser):
     rows = "".join(f"Lead {i},+1 201-555-{i:04d},America/New_York\n" for i in range(100, 145))
     (call_project / "leads" / "many.csv").write_text("prospect_name,phone,timezone\n" + rows)
     write_campaign(call_project, MANY, "many.yaml")
+    write_campaign(call_project, QUICK, "quick.yaml")
     proc, killer, url = start_server(call_project)
     page = browser.new_page()
     page.set_default_timeout(10_000)
@@ -100,7 +110,7 @@ def test_sign_in_refuses_a_bad_token_then_lists_prospects_and_pages(dashboard):
     page.wait_for_selector("#signin-error:has-text('refused')")
     sign_in(page, url, "viewer")
     options = page.eval_on_selector_all("#campaign option", "els => els.map(e => e.value)")
-    assert {"c", "many", "slow"} <= set(options)
+    assert {"c", "many", "slow", "quick"} <= set(options)
     pick(page, "many")  # 45 leads: three pages of 20
     assert "page 1 of 3" in page.inner_text("#page-info")
     assert page.locator("#leads tr").count() == 20
@@ -162,3 +172,73 @@ def sign_out_and_in_as_viewer(page, url: str) -> None:
     page.wait_for_selector("#app:not([hidden])")
     page.wait_for_selector("#campaign option", state="attached")
     pick(page, "slow")
+
+
+def test_a_run_from_start_to_its_transcript_and_a_screenshot(dashboard, browser):
+    page, url = dashboard
+    sign_in(page, url)
+    pick(page, "quick")
+    assert page.inner_text("#state") == "idle"
+    assert "3 to call, 2 callable now" in page.inner_text("#page-info")
+    page.click("#start")
+    # the live panel changes by itself: running with two calls in flight, then idle with results
+    page.wait_for_selector("#state:has-text('running')")
+    page.wait_for_function("document.querySelectorAll('#calls li').length === 2")
+    page.wait_for_selector("#state:has-text('idle')")
+    page.wait_for_selector("#counts:has-text('completed 2')")
+    # the run in the history, its attempts, and an attempt's conversation
+    page.wait_for_function("document.querySelectorAll('#runs tr').length === 1")
+    page.click("#runs tr >> nth=0")
+    page.wait_for_function("document.querySelectorAll('#run-detail tr.attempt').length === 2")
+    # the run's report with its charts (plotly, inlined: no network needed)
+    report = page.frame_locator("#report")
+    report.locator("h2:has-text('Totals')").wait_for()
+    report.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    assert report.locator(".js-plotly-plot").count() >= 2
+    page.click("#run-detail tr.attempt >> nth=0")
+    page.wait_for_selector("#transcript pre.transcript")
+    transcript = page.inner_text("#transcript")
+    assert "completed" in transcript
+    assert re.search(r"agent: Hi (Open|Extra) Lead, this call may be recorded\.", transcript)
+    assert "user: " in transcript
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "dashboard-run-transcript.png"
+    page.screenshot(path=str(shot), full_page=True)
+    stats = image_stats(browser, shot.read_bytes())
+    assert stats["width"] >= 800 and stats["height"] >= 600, stats
+    # not blank: many colours, and a real share of pixels unlike the page background
+    assert stats["colors"] >= 50 and stats["ink"] >= 0.02, stats
+
+
+def image_stats(browser, png: bytes) -> dict:
+    """Decode a PNG in the browser: size, distinct colours, share of non-background pixels."""
+    import base64
+
+    page = browser.new_page()
+    try:
+        return page.evaluate(
+            """async (data) => {
+                const img = new Image();
+                img.src = "data:image/png;base64," + data;
+                await img.decode();
+                const canvas = document.createElement("canvas");
+                canvas.width = img.width;
+                canvas.height = img.height;
+                const ctx = canvas.getContext("2d");
+                ctx.drawImage(img, 0, 0);
+                const px = ctx.getImageData(0, 0, img.width, img.height).data;
+                const colors = new Set();
+                let ink = 0;
+                for (let i = 0; i < px.length; i += 4) {
+                    colors.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
+                    const away = Math.abs(px[i] - px[0]) + Math.abs(px[i + 1] - px[1])
+                        + Math.abs(px[i + 2] - px[2]);
+                    if (away > 60) ink++;
+                }
+                return {width: img.width, height: img.height, colors: colors.size,
+                        ink: ink / (px.length / 4)};
+            }""",
+            base64.b64encode(png).decode(),
+        )
+    finally:
+        page.close()
