@@ -262,11 +262,15 @@ def init(
 
 @app.command()
 @handle_errors
-def schema() -> None:
+def schema(
+    tests: Annotated[
+        bool, typer.Option("--tests", help="The schema of scenario files (NAME.tests.yaml).")
+    ] = False,
+) -> None:
     """Print the campaign file's JSON Schema (for editor completion and checks)."""
     from dialer.campaign.schema import json_schema
 
-    print(json.dumps(json_schema(), indent=2))
+    print(json.dumps(json_schema(tests), indent=2))
 
 
 @app.command()
@@ -526,6 +530,168 @@ def _print_summary(summary) -> None:
             f"{summary.left_waiting} lead(s) wait for a retry or their window: run again "
             "later, or use --wait"
         )
+
+
+LlmOption = Annotated[
+    str | None,
+    typer.Option(
+        "--llm",
+        metavar="PROVIDER[:MODEL]",
+        help="Text model: google (default, GOOGLE_API_KEY), openai, anthropic, groq, mistralai.",
+        show_default=False,
+    ),
+]
+
+
+def _quiet_livekit() -> None:
+    import logging
+
+    logging.getLogger("livekit").setLevel(logging.ERROR)  # its warnings are not the user's
+
+
+@app.command()
+@handle_errors
+def chat(
+    campaign: Annotated[Path, typer.Argument(help="Campaign file.")],
+    lead: Annotated[
+        int | None,
+        typer.Option("--lead", help="1-based row of the lead source (env LEAD_INDEX; default 1)."),
+    ] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="The lead with this number.")] = None,
+    variant: Annotated[str | None, typer.Option("--variant", help="Talk to this variant.")] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="On every save: reload and replay your turns.")
+    ] = False,
+    llm: LlmOption = None,
+) -> None:
+    """Talk to the campaign's agent in text: the worker's instructions, tools and opening.
+
+    With --watch, saving the campaign or a prompt file replays your turns on the new revision
+    and shows the new replies beside the old. /reset, /save FILE (a test scenario), /quit.
+    """
+    import asyncio
+
+    from rich.console import Console
+
+    from dialer.agent import textchat
+    from dialer.chat import ChatApp, run_chat, stdin_lines
+    from dialer.livekit.settings import environment
+
+    if lead is None and phone is None:
+        lead = _lead_index() or 1
+    if lead is not None and phone is not None:
+        raise typer.BadParameter("give one of --lead N or --phone NUMBER")
+    env = environment(campaign)
+    textchat.text_llm(llm, env)  # no key, no plugin: say so before anything else
+    _quiet_livekit()
+    console = Console(highlight=False)
+
+    def make_llm(spec):
+        return textchat.text_llm(llm, env, spec.temperature)
+
+    def prompt() -> None:
+        if sys.stdin.isatty():
+            console.print("[bold]you:[/] ", end="")
+
+    async def main() -> None:
+        app_ = ChatApp(campaign, make_llm, console, lead, phone, variant)
+        await run_chat(app_, stdin_lines(asyncio.get_running_loop()), watch, prompt)
+
+    asyncio.run(main())
+
+
+@app.command("test")
+@handle_errors
+def test_scenarios(
+    campaigns: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Campaign files or folders (default campaigns/).", show_default=False),
+    ] = None,
+    keyword: Annotated[
+        str | None, typer.Option("-k", help="Only scenarios whose name contains this.")
+    ] = None,
+    llm: LlmOption = None,
+    judge_llm: Annotated[
+        str | None,
+        typer.Option(
+            "--judge-llm",
+            metavar="PROVIDER[:MODEL]",
+            help="Model that judges `judge:` intents (default: --llm).",
+            show_default=False,
+        ),
+    ] = None,
+    junit_xml: Annotated[
+        Path | None, typer.Option("--junit-xml", help="Write the results as JUnit XML here.")
+    ] = None,
+) -> None:
+    """Run the campaigns' conversation scenarios (tests: or NAME.tests.yaml) against the agent.
+
+    One line per scenario, failures with their transcript, exit 1 when any fails.
+    """
+    import asyncio
+    import time
+
+    from dialer.agent import scenarios, textchat
+    from dialer.livekit.settings import environment
+    from dialer.validate import campaign_files
+
+    files = campaign_files(campaigns or [Path("campaigns")])
+    if not files:
+        raise DialerError("no campaign files found", hint="name one, or run in a project folder")
+    env = environment(files[0])
+    textchat.text_llm(llm, env)  # no key, no plugin: say so before anything runs
+    judge = textchat.text_llm(judge_llm or llm, env)
+    _quiet_livekit()
+    cases, broken = [], []
+    for f in files:
+        try:
+            cases += [c for c in scenarios.collect(f) if not keyword or keyword in c.scenario.name]
+        except DialerError as exc:
+            broken.append(exc)
+    for exc in broken:
+        for e in exc.errors if hasattr(exc, "errors") else [exc]:
+            _err(f"ERROR {e.format()}")
+    if not cases:
+        if not broken:
+            _err(
+                "no scenarios to run: add `tests:` to a campaign or write NAME.tests.yaml"
+                + (f" (none named like {keyword!r})" if keyword else "")
+            )
+        raise typer.Exit(1)
+
+    def make_llm(spec):
+        return textchat.text_llm(llm, env, spec.temperature)
+
+    async def main():
+        out = []
+        for case in cases:
+            outcome = await scenarios.run_case(case, make_llm, judge)
+            print(f"{case.id} {outcome.status} ({outcome.seconds:.1f}s)", flush=True)
+            out.append(outcome)
+        return out
+
+    started = time.perf_counter()
+    outcomes = asyncio.run(main())
+    elapsed = time.perf_counter() - started
+    bad = [o for o in outcomes if not o.passed]
+    if bad:
+        print("\n=== failures ===")
+    for o in bad:
+        print(f"\n--- {o.case.id} ({o.case.location}) ---")
+        for line in [o.error] if o.error else o.failures:
+            print(line)
+        if o.turns:
+            print("transcript:")
+            for line in o.transcript():
+                print(f"  {line}")
+    passed = len(outcomes) - len(bad)
+    parts = [f"{passed} passed"] + ([f"{len(bad)} failed"] if bad else [])
+    parts += [f"{len(broken)} campaign(s) with errors"] if broken else []
+    print(f"\n=== {', '.join(parts)} in {elapsed:.1f}s ===")
+    if junit_xml is not None:
+        junit_xml.write_text(scenarios.junit_xml(outcomes, elapsed), encoding="utf-8")
+    if bad or broken:
+        raise typer.Exit(1)
 
 
 dnc_app = typer.Typer(help="The do-not-call list every campaign honours.", no_args_is_help=True)

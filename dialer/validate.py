@@ -78,6 +78,7 @@ def validate_file(
         return report
     report.name, report.revision = loaded.campaign.name, loaded.revision
     report.name_location = loaded.locate(("name",))
+    report.errors.extend(_scenario_errors(Path(path)))
     report.errors.extend(lint_campaign(loaded))
     try:
         prompts = Prompts(loaded)
@@ -104,6 +105,20 @@ def validate_file(
     if con is None:
         selection.con.close()
     return report
+
+
+def _scenario_errors(path: Path) -> list[DialerError]:
+    """Mistakes in the campaign's NAME.tests.yaml, when it has one (`dialer test` runs it)."""
+    from dialer.agent.scenarios import load_scenario_file, tests_file
+
+    scenarios = tests_file(path)
+    if not scenarios.exists():
+        return []
+    try:
+        load_scenario_file(scenarios)
+    except DialerError as exc:
+        return _errors_of(exc)
+    return []
 
 
 def _check_template_columns(prompts: Prompts, columns: list[str]) -> list[DialerError]:

@@ -51,3 +51,16 @@ def _react(changes, files: set[Path], run: Callable[[], None], campaign: Path) -
         run()
         return watched_files(campaign)
     return files
+
+
+async def campaign_saves(campaign: Path, stop_event=None):
+    """Yield once per save of the campaign file or one of its prompt files (async)."""
+    import watchfiles
+
+    files = watched_files(campaign)
+    async for changes in watchfiles.awatch(
+        *{f.parent for f in files}, stop_event=stop_event, debounce=50, step=20
+    ):
+        if {Path(p).resolve() for _, p in changes} & files:
+            yield
+            files = watched_files(campaign)  # a save may add or drop prompt files

@@ -32,16 +32,17 @@ def make_spec(**over: Any) -> CallSpec:
     return CallSpec(**values)
 
 
-def scripted_llm(turns: list[Any]) -> Any:
+def scripted_llm(turns: list[Any] | Callable[[Any], Any]) -> Any:
     """An `llm.LLM` that answers each request with the next scripted turn.
 
     A turn is a string (the assistant says it) or a list of `(tool_name, arguments)` pairs (the
-    assistant calls them). When the script runs out the model says "ok".
+    assistant calls them). When the script runs out the model says "ok". `turns` may instead be
+    a function of the request's chat context that returns the turn (answers by what was said).
     """
     from livekit.agents import llm
     from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
 
-    script = list(turns)
+    script = [] if callable(turns) else list(turns)
 
     class Stream(llm.LLMStream):
         def __init__(self, owner: Any, turn: Any, **kw: Any) -> None:
@@ -71,7 +72,10 @@ def scripted_llm(turns: list[Any]) -> Any:
             **_: Any,
         ) -> Any:
             self.requests.append(chat_ctx)
-            turn = script.pop(0) if script else "ok"
+            if callable(turns):
+                turn = turns(chat_ctx)
+            else:
+                turn = script.pop(0) if script else "ok"
             return Stream(
                 self, turn, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options
             )

@@ -53,10 +53,10 @@ class Result:
         self.exit_code, self.stdout, self.stderr = code, stdout, stderr
 
 
-def cli(*args: str) -> Result:
+def cli(*args: str, input: str | None = None) -> Result:
     """Run the real CLI app in-process (Typer's runner), stdout and stderr apart."""
     runner = CliRunner()
-    res = runner.invoke(app, list(args), catch_exceptions=False)
+    res = runner.invoke(app, list(args), input=input, catch_exceptions=False)
     return Result(res.exit_code, res.stdout, res.stderr)
 
 

@@ -189,8 +189,16 @@ def test_shipped_schema_file_is_current():
     )
 
 
+def test_shipped_scenario_schema_file_is_current():
+    shipped = json.loads((REPO / "campaigns" / "tests.schema.json").read_text())
+    assert shipped == json.loads(json.dumps(json_schema(tests=True))), (
+        "run: dialer schema --tests > campaigns/tests.schema.json"
+    )
+
+
 def test_example_campaigns_carry_the_modeline():
     for path in sorted((REPO / "campaigns").glob("*.yaml")):
-        assert path.read_text().startswith(
-            "# yaml-language-server: $schema=campaign.schema.json"
-        ), path
+        schema = (
+            "tests.schema.json" if path.name.endswith(".tests.yaml") else "campaign.schema.json"
+        )
+        assert path.read_text().startswith(f"# yaml-language-server: $schema={schema}"), path

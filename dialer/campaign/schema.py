@@ -323,6 +323,128 @@ class Simulate(Strict):
         return self
 
 
+AGENT_TOOLS = (
+    "record_disposition",
+    "schedule_callback",
+    "opt_out",
+    "transfer_to_human",
+    "detected_voicemail",
+    "end_call",
+)
+_EXPECT_KINDS = (
+    "tool",
+    "no_tool",
+    "reply",
+    "not_reply",
+    "ends_call",
+    "opening_contains",
+    "disclosure",
+    "judge",
+)
+
+
+class Expectation(Strict):
+    """One check of a conversation scenario: exactly one of the keys below (`args` goes with
+    `tool`). In a turn it checks that turn's answer; in the scenario, the whole conversation."""
+
+    tool: Literal[AGENT_TOOLS] | None = Field(  # type: ignore[valid-type]
+        None, description="The agent calls this tool."
+    )
+    args: dict[str, Any] | None = Field(
+        None, description="With `tool`: arguments it is called with (these keys; others may vary)."
+    )
+    no_tool: Literal[AGENT_TOOLS] | None = Field(  # type: ignore[valid-type]
+        None, description="The agent does not call this tool."
+    )
+    reply: str | None = Field(
+        None, description="A reply of the agent matches this regular expression (searched)."
+    )
+    not_reply: str | None = Field(
+        None, description="No reply of the agent matches this regular expression."
+    )
+    ends_call: bool | None = Field(
+        None, description="true: the agent ends the call; false: the call goes on."
+    )
+    opening_contains: str | None = Field(
+        None, description="Scenario level: the opening says this (case-insensitive)."
+    )
+    disclosure: bool | None = Field(
+        None,
+        description="Scenario level: the opening carries the recording disclosure "
+        "(recording.disclosure_pattern).",
+    )
+    judge: str | None = Field(
+        None,
+        description="An intent a model judges: the turn's reply (or, for the scenario, some "
+        "reply) fulfils it, e.g. 'offers a demo'. Needs a real model.",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Expectation:
+        given = [k for k in _EXPECT_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            has = f" (this one has {', '.join(given)})" if given else ""
+            raise ValueError(f"an expectation has exactly one of: {', '.join(_EXPECT_KINDS)}{has}")
+        if self.args is not None and self.tool is None:
+            raise ValueError("args goes with tool")
+        for key in ("reply", "not_reply"):
+            pattern = getattr(self, key)
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"{key}: not a valid regular expression: {exc}") from None
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in _EXPECT_KINDS if getattr(self, k) is not None)
+
+
+class ScenarioTurn(Strict):
+    """What the person says, and what the agent's answer to it must do."""
+
+    user: str = Field(min_length=1, description="The person's words.")
+    expect: list[Expectation] = Field(default_factory=list, description="Checks of this turn.")
+
+    @field_validator("expect")
+    @classmethod
+    def _turn_level(cls, v: list[Expectation]) -> list[Expectation]:
+        for e in v:
+            if e.kind in ("opening_contains", "disclosure"):
+                raise ValueError(f"{e.kind} checks the opening: put it in the scenario's expect")
+        return v
+
+
+class Scenario(Strict):
+    """A scripted conversation with the agent, run by `dialer test`."""
+
+    name: str = Field(min_length=1, description="Shown in the test report.")
+    lead: int | dict[str, Any] = Field(
+        1, description="1-based row of the lead source, or the lead's fields inline."
+    )
+    variant: str | None = Field(None, description="The variant to test; default: the lead's.")
+    turns: list[str | ScenarioTurn] = Field(
+        default_factory=list, description="The person's turns, in order (text, or user+expect)."
+    )
+    expect: list[Expectation] = Field(
+        default_factory=list, description="Checks of the whole conversation."
+    )
+
+    @field_validator("lead")
+    @classmethod
+    def _row(cls, v: Any) -> Any:
+        if isinstance(v, int) and v < 1:
+            raise ValueError(f"lead is a 1-based row, got {v}")
+        return v
+
+
+class ScenarioFile(Strict):
+    """`campaigns/NAME.tests.yaml`: scenarios kept beside campaign NAME."""
+
+    tests: list[Scenario] = Field(description="The scenarios.")
+
+
 class Campaign(Strict):
     """One outbound campaign: who to call, what the agent says, how fast, and what counts."""
 
@@ -346,6 +468,10 @@ class Campaign(Strict):
     telephony: Telephony = Field(default_factory=Telephony, description="SIP trunk and numbers.")
     recording: Recording = Field(default_factory=Recording, description="Recording settings.")
     simulate: Simulate = Field(default_factory=Simulate, description="Simulator settings.")
+    tests: list[Scenario] = Field(
+        default_factory=list,
+        description="Conversation scenarios for `dialer test` (or keep them in NAME.tests.yaml).",
+    )
 
     @field_validator("dispositions", mode="before")
     @classmethod
@@ -383,9 +509,9 @@ class Campaign(Strict):
         return marked or [n for n in ("meeting_booked",) if n in self.disposition_names]
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema editors use to check campaign files."""
-    schema = Campaign.model_json_schema()
+def json_schema(tests: bool = False) -> dict[str, Any]:
+    """The JSON Schema editors use to check campaign files (or, `tests`, scenario files)."""
+    schema = (ScenarioFile if tests else Campaign).model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "dialer campaign"
+    schema["title"] = "dialer scenarios" if tests else "dialer campaign"
     return schema

@@ -37,6 +37,7 @@ def _files() -> dict[str, str]:
             if item.is_file():
                 out[f"{folder}/{item.name}"] = item.read_text(encoding="utf-8")
     out["campaigns/campaign.schema.json"] = json.dumps(json_schema(), indent=2) + "\n"
+    out["campaigns/tests.schema.json"] = json.dumps(json_schema(tests=True), indent=2) + "\n"
     out["runs/.gitignore"] = "*\n!.gitignore\n"
     out[".gitignore"] = GITIGNORE
     out[".env.example"] = ENV_EXAMPLE
