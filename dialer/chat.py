@@ -45,10 +45,15 @@ class ChatApp:
     def _load(self):
         return chat_target(self.campaign, self.row, self.phone, self.variant)
 
-    async def _open(self, target) -> tuple[Conversation, Turn]:
+    async def _open(self, target, live: bool = True) -> tuple[Conversation, Turn]:
+        """A new conversation and its opening; `live`: show what the agent does as it does it."""
         conv = Conversation(target.spec, self.make_llm(target.spec))
         await conv.__aenter__()
-        return conv, await conv.opening()
+        if live:
+            conv.on_event = self._event
+        opening = await conv.opening()
+        self._ended(opening)
+        return conv, opening
 
     async def _close(self) -> None:
         if self.conv is not None:
@@ -59,8 +64,7 @@ class ChatApp:
         """Load the campaign (an invalid one raises) and say the opening."""
         self.target = self._load()
         self._header()
-        self.conv, opening = await self._open(self.target)
-        self._show(opening)
+        self.conv, _ = await self._open(self.target)
 
     def _header(self) -> None:
         t = self.target
@@ -86,8 +90,7 @@ class ChatApp:
             if text == "/reset":
                 await self._close()
                 self.console.print("[dim]-- new conversation --[/]")
-                self.conv, opening = await self._open(self.target)
-                self._show(opening)
+                self.conv, _ = await self._open(self.target)
                 return True
             if text.startswith("/save"):
                 self._save(text[len("/save") :].strip())
@@ -96,11 +99,11 @@ class ChatApp:
                 self.console.print(f"unknown command {text.split()[0]}: {HELP}", highlight=False)
                 return True
             try:
-                turn = await self.conv.say(text)
+                turn = await self.conv.say(text)  # shown as it happens, by _event
             except DialerError as exc:
                 self.console.print(exc.format(), style="red", highlight=False, soft_wrap=True)
                 return True
-            self._show(turn)
+            self._ended(turn)
             return True
 
     # ----- hot reload -----------------------------------------------------------------------
@@ -118,13 +121,14 @@ class ChatApp:
             if target.spec.revision == self.target.spec.revision:
                 return
             old_turns = list(self.conv.turns) if self.conv else []
-            new_conv, opening = await self._open(target)
+            new_conv, opening = await self._open(target, live=False)
             new_turns = [opening]
             for old in old_turns[1:]:
                 if new_conv.ended:
                     break
                 new_turns.append(await new_conv.say(old.user))
             await self._close()
+            new_conv.on_event = self._event  # from here on, the conversation goes on live
             self.target, self.conv = target, new_conv
             self._replay(old_turns, new_turns, target.spec.revision)
 
@@ -147,12 +151,13 @@ class ChatApp:
             self.console.print("[dim]the agent ended the call: /reset to start over[/]")
 
     # ----- output ---------------------------------------------------------------------------
-    def _show(self, turn: Turn) -> None:
-        for kind, value in turn.events:
-            if kind == "say":
-                self.console.print(f"[bold cyan]agent:[/] {_escape(value)}", highlight=False)
-            else:
-                self.console.print(f"  [yellow]{_escape(_tool_text(value))}[/]", highlight=False)
+    def _event(self, kind: str, value: Any) -> None:
+        if kind == "say":
+            self.console.print(f"[bold cyan]agent:[/] {_escape(value)}", highlight=False)
+        else:
+            self.console.print(f"  [yellow]{_escape(_tool_text(value))}[/]", highlight=False)
+
+    def _ended(self, turn: Turn) -> None:
         if turn.ended:
             self.console.print("[dim]the agent ended the call: /reset to start over[/]")
 

@@ -215,6 +215,8 @@ def test_chat_on_the_command_line_shows_replies_and_tools(project, scripted):
     assert "agent: This is Sam from Demandify, about a short demo." in out
     assert "[record_disposition(disposition='interested', notes='demo')] -> recorded" in out
     assert "agent: Great, I will send you an invite for the demo." in out
+    # live, in the order it happened: the tool call, then what the agent said after it
+    assert out.index("[record_disposition(") < out.index("agent: Great, I will send")
 
 
 def new_app(project, console):

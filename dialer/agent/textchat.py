@@ -207,6 +207,8 @@ class Conversation:
         self.session: Any = None
         self._closed: asyncio.Future | None = None
         self.turns: list[Turn] = []
+        # called with ("say", text) and ("tool", ToolCall) as they happen (a live view)
+        self.on_event: Any = None
 
     async def __aenter__(self) -> Conversation:
         from livekit.agents import AgentSession
@@ -216,8 +218,20 @@ class Conversation:
         self.session = AgentSession(llm=self.llm, vad=None)
         await self.session.__aenter__()
         self._closed = watch_session(self.session, self.state)
+        self.session.on("conversation_item_added", self._item_added)
+        self.session.on("function_tools_executed", self._tools_executed)
         await self.session.start(build_agent(self.spec, self.state, _ChatControl()))
         return self
+
+    def _item_added(self, ev: Any) -> None:
+        item = ev.item
+        if self.on_event and getattr(item, "role", None) == "assistant" and item.text_content:
+            self.on_event("say", item.text_content)
+
+    def _tools_executed(self, ev: Any) -> None:
+        if self.on_event:
+            for call, out in ev.zipped():
+                self.on_event("tool", ToolCall(call.name, _args(call), out.output if out else None))
 
     async def __aexit__(self, *exc: Any) -> None:
         if self.session is not None:
@@ -270,13 +284,17 @@ def _collect(turn: Turn, items: list[Any]) -> None:
         if item.type == "message" and item.role == "assistant" and item.text_content:
             turn.events.append(("say", item.text_content))
         elif item.type == "function_call":
-            try:
-                args = json.loads(item.arguments or "{}")
-            except ValueError:
-                args = {"_raw": item.arguments}
             out = outputs.get(item.call_id)
-            call = ToolCall(item.name, args, out.output if out is not None else None)
+            call = ToolCall(item.name, _args(item), out.output if out is not None else None)
             turn.events.append(("tool", call))
+
+
+def _args(call: Any) -> dict[str, Any]:
+    try:
+        args = json.loads(call.arguments or "{}")
+    except ValueError:
+        return {"_raw": call.arguments}
+    return args if isinstance(args, dict) else {"_value": args}
 
 
 class _ChatControl:
