@@ -52,6 +52,32 @@ ReportPortOption = Annotated[
 ]
 
 
+CampaignOrLegacy = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Campaign file. Default: the imported legacy campaign CAMPAIGN_PROMPT_MODULE "
+        "(and CAMPAIGN_AGENT_NAME / CAMPAIGN_SESSION_NAME) name.",
+        show_default=False,
+    ),
+]
+
+
+def _campaign_or_legacy(campaign: Path | None) -> Path:
+    """The campaign argument, or the legacy selector's campaign (see `dialer import-legacy`)."""
+    if campaign is not None:
+        return campaign
+    from dialer.import_legacy import legacy_campaign
+    from dialer.livekit.settings import environment
+
+    found = legacy_campaign(Path("campaigns"), environment())
+    if found is None:
+        raise typer.BadParameter(
+            "give a campaign file (or set CAMPAIGN_PROMPT_MODULE to an imported legacy module)",
+            param_hint="CAMPAIGN",
+        )
+    return found
+
+
 def _err(text: str) -> None:
     sys.stderr.write(text.rstrip("\n") + "\n")
 
@@ -276,7 +302,7 @@ def schema(
 @app.command()
 @handle_errors
 def run(
-    campaign: Annotated[Path, typer.Argument(help="Campaign file.")],
+    campaign: CampaignOrLegacy = None,
     backend: Annotated[
         str | None,
         typer.Option("--backend", help="simulate (default) | livekit.", show_default=False),
@@ -334,10 +360,11 @@ def run(
     """
     from dialer.runner.run import RunOptions
 
+    campaign = _campaign_or_legacy(campaign)
     if _env_flag("RUN_SINGLE_CALL"):
         call(campaign, lead=None, phone=None, backend=backend or "simulate", force_window=None,
-             db=db, seed=seed, quiet=quiet, as_json=as_json, report_host=report_host,
-             report_port=report_port)  # fmt: skip
+             db=db, seed=seed, speed=speed, quiet=quiet, as_json=as_json,
+             report_host=report_host, report_port=report_port)  # fmt: skip
         return
     if start and not virtual_time:
         raise typer.BadParameter("--start needs --virtual-time")
@@ -384,7 +411,7 @@ def run(
 @app.command()
 @handle_errors
 def call(
-    campaign: Annotated[Path, typer.Argument(help="Campaign file.")],
+    campaign: CampaignOrLegacy = None,
     lead: Annotated[
         int | None,
         typer.Option("--lead", help="1-based row of the lead source (env LEAD_INDEX)."),
@@ -401,6 +428,7 @@ def call(
     ] = None,
     db: DbOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Simulator seed.")] = 0,
+    speed: Annotated[float, typer.Option("--speed", help="Simulated call N times faster.")] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a one-line JSON summary.")] = False,
     report_host: ReportHostOption = None,
@@ -413,6 +441,7 @@ def call(
     """
     from dialer.runner.run import RunOptions
 
+    campaign = _campaign_or_legacy(campaign)
     if lead is None and phone is None:
         lead = _lead_index()
     if (lead is None) == (phone is None):
@@ -423,6 +452,7 @@ def call(
         backend=backend,
         concurrency=1,
         seed=seed,
+        speed=speed,
         lead_row=lead,
         lead_phone=phone,
         force_window=force_window,
@@ -870,6 +900,37 @@ def serve(
         run_server(config, host=host, port=port, log_level=log_level, announce=_err)
 
 
+@app.command()
+@handle_errors
+def console(
+    campaign: Annotated[
+        str | None,
+        typer.Argument(
+            help="Campaign file or name highlighted first. Default: the first valid one.",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    backend: Annotated[
+        str, typer.Option("--backend", help="Where calls dial: simulate | livekit.")
+    ] = "simulate",
+    seed: Annotated[int, typer.Option("--seed", help="Simulator seed.")] = 0,
+) -> None:
+    """Keyboard console (the legacy console mode): pick a campaign, page its leads, dial.
+
+    Enter picks the highlighted campaign; then a row number and Enter calls that lead (as
+    `dialer call --lead N`), Enter alone the next callable one, N / P page, e ends the call,
+    r runs the campaign, s stops it, c goes back to the campaigns, q quits. The console holds
+    the run log while it runs, as `dialer serve` does.
+    """
+    from dialer.console import run_console
+
+    _check_backend(backend)
+    settings_for = Path(campaign) if campaign and Path(campaign).is_file() else None
+    with _backend_settings(backend, settings_for, None, None):
+        run_console(Path.cwd(), _db(db), campaign, backend=backend, seed=seed)
+
+
 token_app = typer.Typer(help="Bearer tokens for the dashboard and API.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
@@ -1037,6 +1098,41 @@ def agent(
             port=port,
         )
     )
+
+
+@app.command("import-legacy")
+@handle_errors
+def import_legacy(
+    folder: Annotated[
+        Path,
+        typer.Argument(help="The legacy Agentic Dialer folder (agent.py, campaigns.json, ...)."),
+    ],
+    into: Annotated[
+        Path, typer.Option("--into", help="Project root that gets campaigns/ and leads/.")
+    ] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Replace files already there.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Turn legacy campaigns.json + Python prompt modules into campaign files (never runs them).
+
+    Each (module, agent constant, session constant) becomes campaigns/<module>.yaml with its
+    texts in campaigns/prompts/; leads.csv is copied into leads/; campaigns/.legacy.json maps
+    CAMPAIGN_PROMPT_MODULE / CAMPAIGN_AGENT_NAME / CAMPAIGN_SESSION_NAME to the files. Existing
+    files are kept unless --force. Exit 1 when no campaign could be imported.
+    """
+    from dialer.import_legacy import import_legacy as run_import
+
+    report = run_import(folder, into, force=force)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        for line in report.lines():
+            print(line)
+        for problem in report.failed:
+            _err(problem.format())
+        _err(report.summary())
+    if not report.imported:
+        raise typer.Exit(1)
 
 
 def main() -> None:
