@@ -39,7 +39,7 @@ def test_a_single_call_then_idle_with_its_result(call_project):
         con = open_run_log(db)
         service = RunService(con, db)
         assert service.status()["state"] == "idle"
-        service.call(call_project / "campaigns" / "c.yaml", lead_row=1)
+        await service.call(call_project / "campaigns" / "c.yaml", lead_row=1)
         summary = await service.wait()
         status = service.status()
         con.close()
@@ -60,9 +60,9 @@ def test_refusals_are_errors_at_once_and_nothing_is_logged(call_project):
         service = RunService(con, db)
         try:
             with pytest.raises(DialerError, match="suppressed"):
-                service.call(call_project / "campaigns" / "c.yaml", lead_row=3)
+                await service.call(call_project / "campaigns" / "c.yaml", lead_row=3)
             with pytest.raises(DialerError, match="outside its calling window"):
-                service.call(call_project / "campaigns" / "c.yaml", lead_row=2)
+                await service.call(call_project / "campaigns" / "c.yaml", lead_row=2)
             assert not service.busy
         finally:
             con.close()
@@ -78,9 +78,9 @@ def test_live_status_hang_up_one_call_and_stop(call_project):
     async def main():
         con = open_run_log(db)
         service = RunService(con, db)
-        run_id = service.start_run(call_project / "campaigns" / "c.yaml")
+        run_id = await service.start_run(call_project / "campaigns" / "c.yaml")
         with pytest.raises(RunBusy):
-            service.call(call_project / "campaigns" / "c.yaml", lead_row=1)
+            await service.call(call_project / "campaigns" / "c.yaml", lead_row=1)
         status = await until(lambda s: len(s["calls"]) == 2, service)
         assert status["state"] == "running" and status["run_id"] == run_id
         first = status["calls"][0]

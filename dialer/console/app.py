@@ -282,21 +282,24 @@ class LeadsScreen(Screen):
         else:
             self._call(row)
 
-    def _call(self, row: int) -> None:
+    @work(group="dial", exit_on_error=False)
+    async def _call(self, row: int) -> None:
         """One call now, under the same rules as `dialer call`; a refusal is shown, not dialed."""
         runs = self.app.session.runs  # type: ignore[attr-defined]
+        self._notice(f"checking lead {row}…")
         try:
-            runs.call(self.path, lead_row=row)
+            await runs.call(self.path, lead_row=row)
         except DialerError as exc:
             self._notice(exc.format())
             return
         self._notice(f"calling lead {row}")
 
-    def action_start_run(self) -> None:
+    @work(group="dial", exit_on_error=False)
+    async def action_start_run(self) -> None:
         """Dial the campaign lead after lead (the legacy auto-next) until none is due or s."""
         runs = self.app.session.runs  # type: ignore[attr-defined]
         try:
-            run_id = runs.start_run(self.path)
+            run_id = await runs.start_run(self.path)
         except DialerError as exc:
             self._notice(exc.format())
             return

@@ -68,6 +68,7 @@ class RunService:
         self.messages: list[tuple[float, str]] = []
         self.version = 0  # bumped on every change; watchers compare it
         self._runner = None
+        self._starting: str | None = None  # "run" | "call" while one is being checked
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         recover_crashed(con, datetime.now(UTC))
@@ -130,7 +131,7 @@ class RunService:
         event.set()
 
     # ----- control --------------------------------------------------------------------------
-    def start_run(
+    async def start_run(
         self,
         campaign: Path,
         max_calls: int | None = None,
@@ -153,9 +154,9 @@ class RunService:
             wait=wait,
             retry_unknown=retry_unknown,
         )
-        return self._start(campaign, options, "run", revision)
+        return await self._start(campaign, options, "run", revision)
 
-    def call(
+    async def call(
         self,
         campaign: Path,
         lead_row: int | None = None,
@@ -172,32 +173,44 @@ class RunService:
             lead_phone=phone,
             force_window=force_window,
         )
-        return self._start(campaign, options, "call")
+        return await self._start(campaign, options, "call")
 
-    def _start(
+    async def _start(
         self, campaign: Path, options: RunOptions, kind: str, revision: str | None = None
     ) -> str:
-        if self.busy:
-            what = "a call" if self.kind == "call" else "a run"
+        """Load, check and start; the blocking part (campaign, lead query, a single call's lead
+        checks) runs on a thread, so the loop (the dashboard, the console) never stalls."""
+        if self.busy or self._starting:
+            what = "a call" if self.kind == "call" or self._starting == "call" else "a run"
             raise RunBusy(f"{what} is already in progress", hint="stop it first")
-        rev = load_revision(campaign)  # an invalid campaign is refused before anything starts
-        if revision is not None and revision != rev.loaded.revision:
-            raise RevisionMismatch(
-                f"the server's {campaign.name} is revision {rev.loaded.revision}, "
-                f"not {revision}",
-                hint="the server runs its own copy of the campaign: sync the file, then retry",
-            )
-        from dialer.runner.run import Runner
-        from dialer.schedule.clock import RealClock
+        self._starting = kind
+        try:
+            # an invalid campaign is refused before anything starts
+            rev = await asyncio.to_thread(load_revision, campaign)
+            if revision is not None and revision != rev.loaded.revision:
+                raise RevisionMismatch(
+                    f"the server's {campaign.name} is revision {rev.loaded.revision}, "
+                    f"not {revision}",
+                    hint="the server runs its own copy of the campaign: sync the file, then retry",
+                )
+            from dialer.runner.run import Runner
+            from dialer.schedule.clock import RealClock
 
-        clock = RealClock()
-        cursor = self.con.cursor()
-        runner = Runner(
-            rev, options, cursor, clock, _Relay(self), make_backend(options.backend, clock, options)
-        )
-        # the lead checks of a single call run now, so a refusal is the caller's error at once
-        at = clock.now()
-        runner.preload(at)
+            clock = RealClock()
+            cursor = self.con.cursor()  # on the loop's thread; only the runner uses it
+            backend = None
+            try:
+                backend = make_backend(options.backend, clock, options)
+                runner = Runner(rev, options, cursor, clock, _Relay(self), backend)
+                # a single call's lead checks run now: a refusal is the caller's error at once
+                await asyncio.to_thread(runner.preload, clock.now())
+            except BaseException:
+                if backend is not None:
+                    await backend.aclose()
+                cursor.close()
+                raise
+        finally:
+            self._starting = None
         self._runner, self.kind, self.campaign_path = runner, kind, Path(campaign)
         self.last_error, self.last_summary = None, None
         self.progress = runner.progress

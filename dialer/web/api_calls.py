@@ -106,7 +106,7 @@ def router(state: ServerState):
         progress or when `revision` is not the server's, 422 when the campaign is invalid."""
         path = existing_campaign(state.config.campaigns_dir, body.campaign)
         try:
-            run_id = service().start_run(
+            run_id = await service().start_run(
                 path,
                 max_calls=body.max_calls,
                 concurrency=body.concurrency,
@@ -126,7 +126,7 @@ def router(state: ServerState):
             raise BadInput("give exactly one of lead or phone")
         path = existing_campaign(state.config.campaigns_dir, body.campaign)
         try:
-            run_id = service().call(path, body.lead, body.phone, body.force_window)
+            run_id = await service().call(path, body.lead, body.phone, body.force_window)
         except RunBusy as exc:
             raise Conflict(exc.message, hint=exc.hint) from None
         return {"ok": True, "run_id": run_id}
