@@ -129,6 +129,8 @@ def _parse_at(at: str | None) -> datetime | None:
         raise DialerError(
             f"--at: expected an ISO time like 2026-11-24T09:30-05:00, got {at!r}"
         ) from None
+    if not 1900 <= value.year <= 8999:  # the calendar arithmetic of windows stays in range
+        raise DialerError(f"--at: expected a time between the years 1900 and 8999, got {at!r}")
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

@@ -76,6 +76,7 @@ def test_all_errors_of_a_file_in_one_pass(project):
         ("name: [unclosed\n", ":2:1: invalid YAML"),
         ("a: 1\n  b: 2\n", ":2:4: invalid YAML: mapping values are not allowed here"),
         ("", ":1:1: campaign file is empty"),
+        ("name: X\n  \x01\n", ":2:3: invalid YAML: character #x0001 is not allowed"),
         ("- a\n- b\n", ":1:1: expected a mapping of campaign settings, got list"),
         (MINIMAL + "name: Again\n", ":7:1: duplicate key 'name' (first on line 1)"),
         (MINIMAL.replace("name: Minimal\n", ""), "'name' is required"),

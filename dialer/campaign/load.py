@@ -127,8 +127,9 @@ def _compose(text: str, shown: str, loader_class: type) -> tuple[_Walker, Any]:
     """Parse YAML text into data, noting node positions. With the pure-Python loader a YAML
     error becomes a one-line DialerError; with the C loader it propagates, and the caller
     parses again with the Python loader for that wording."""
-    loader = loader_class(text)
+    loader = None
     try:
+        loader = loader_class(text)  # the Python reader refuses control characters right here
         node = loader.get_single_node()
         if node is None:
             raise DialerError("campaign file is empty", Location(shown, 1, 1))
@@ -141,12 +142,25 @@ def _compose(text: str, shown: str, loader_class: type) -> tuple[_Walker, Any]:
         where = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown)
         problem = exc.problem or exc.context or "invalid YAML"
         raise DialerError(f"invalid YAML: {problem}", where) from None
+    except yaml.reader.ReaderError as exc:
+        if loader_class is not yaml.SafeLoader:
+            raise
+        pos = exc.position if isinstance(exc.position, int) else 0
+        line = text.count("\n", 0, pos) + 1
+        column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        code = ord(exc.character) if isinstance(exc.character, str) else int(exc.character)
+        raise DialerError(
+            f"invalid YAML: character #x{code:04x} is not allowed",
+            Location(shown, line, column),
+            "remove the control character",
+        ) from None
     except yaml.YAMLError as exc:
         if loader_class is not yaml.SafeLoader:
             raise
         raise DialerError(f"invalid YAML: {exc}", Location(shown)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 class _Walker:

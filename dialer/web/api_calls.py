@@ -13,7 +13,7 @@ import json
 from pydantic import BaseModel, Field
 
 from dialer.runner.service import RevisionMismatch, RunBusy
-from dialer.web.api_common import errors
+from dialer.web.api_common import errors, event_stream
 from dialer.web.auth import require
 from dialer.web.campaigns import existing_campaign
 from dialer.web.errors import BadInput, Conflict
@@ -60,7 +60,7 @@ class EndCall(BaseModel):
 def router(state: ServerState):
     """The dialing routes of one app (viewer watches, operator dials and stops)."""
     from fastapi import APIRouter, Depends, Request
-    from fastapi.responses import StreamingResponse
+    from fastapi.responses import Response, StreamingResponse
 
     api = APIRouter(tags=["calls"])
     viewer, operator = [Depends(require("viewer"))], [Depends(require("operator"))]
@@ -76,7 +76,12 @@ def router(state: ServerState):
         "dispositions", "last_call", "last_error", "summary"?}`."""
         return {"ok": True, "running": service().busy, **service().status()}
 
-    @api.get("/api/call/events", dependencies=viewer, responses=errors())
+    @api.get(
+        "/api/call/events",
+        dependencies=viewer,
+        response_class=Response,
+        responses={**errors(), **event_stream("The live status, one event per change")},
+    )
     async def call_events(request: Request):
         """The status above as server-sent events (`data: {...}`), one on connect and one on
         every change; a comment line every 15 s keeps proxies from closing the stream."""
@@ -100,7 +105,7 @@ def router(state: ServerState):
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @api.post("/api/call/start", dependencies=operator, responses=errors(409, 422))
+    @api.post("/api/call/start", dependencies=operator, responses=errors(400, 404, 409))
     async def start_run(body: StartRun):
         """Start dialing the campaign: `{"ok": true, "run_id"}`; 409 while a run or call is in
         progress or when `revision` is not the server's, 422 when the campaign is invalid."""
@@ -118,7 +123,7 @@ def router(state: ServerState):
             raise Conflict(exc.message, hint=exc.hint) from None
         return {"ok": True, "run_id": run_id}
 
-    @api.post("/api/call/one", dependencies=operator, responses=errors(409, 422))
+    @api.post("/api/call/one", dependencies=operator, responses=errors(400, 404, 409))
     async def call_one(body: CallOne):
         """Call one lead now: `{"ok": true, "run_id"}`. A lead that must not be dialed (suppressed,
         attempts used, outside its window without `force_window`) is a 400 saying why."""
@@ -137,7 +142,7 @@ def router(state: ServerState):
         up. `{"ok": true, "stopping": bool}` (false when nothing was running)."""
         return {"ok": True, "stopping": service().stop()}
 
-    @api.post("/api/call/end", dependencies=operator, responses=errors())
+    @api.post("/api/call/end", dependencies=operator, responses=errors(400))
     async def end_call(body: EndCall | None = None):
         """Hang up the current call (or `attempt_id`); a run goes on with the next lead.
         `{"ok": true, "ended": N}`."""

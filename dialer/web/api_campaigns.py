@@ -2,11 +2,14 @@
 
 # No `from __future__ import annotations`: FastAPI reads these handlers' annotations at runtime.
 
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from dialer.campaign.load import load_campaign
 from dialer.errors import CampaignInvalid, DialerError
-from dialer.web.api_common import errors
+from dialer.web.api_common import MAX_ROWS, errors
 from dialer.web.auth import require
 from dialer.web.campaigns import (
     MAX_CAMPAIGN_BYTES,
@@ -17,10 +20,18 @@ from dialer.web.campaigns import (
 )
 from dialer.web.errors import BadInput, Invalid, TooLarge, error_dict
 from dialer.web.legacy import legacy_create, legacy_list, legacy_update
-from dialer.web.prospects import MAX_PAGE_SIZE, PAGE_SIZE, lead_page
+from dialer.web.prospects import MAX_PAGE_SIZE, PAGE_SIZE, lead_page, plan_time
 from dialer.web.state import ServerState
 
-_YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain")
+_YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+# A YAML body is a mapping (the campaign; anything else is a 422), a text/plain one its text.
+_CAMPAIGN_BODY = {
+    **{
+        t: {"schema": {"type": "object", "description": "The campaign (dialer schema prints it)."}}
+        for t in _YAML_TYPES
+    },
+    "text/plain": {"schema": {"type": "string"}},
+}
 
 
 def load_or_invalid(path, root):
@@ -127,12 +138,18 @@ def router(state: ServerState):
         "/api/campaigns/{name}",
         tags=tags,
         dependencies=admin,
-        responses={**errors(400, 413), 201: {"description": "Created"}},
+        responses={
+            **errors(400, 413),
+            201: {
+                "description": "Created (the body is as for 200)",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+        },
         openapi_extra={
             "requestBody": {
                 "required": True,
                 "description": "The whole campaign file (YAML).",
-                "content": {t: {"schema": {"type": "string"}} for t in _YAML_TYPES},
+                "content": _CAMPAIGN_BODY,
             }
         },
     )
@@ -159,9 +176,13 @@ def router(state: ServerState):
     )
     async def campaign_leads(
         name: str,
-        page: int = Query(1, ge=1, description="1-based page."),
+        page: int = Query(1, ge=1, le=MAX_ROWS, description="1-based page."),
         size: int = Query(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Leads per page."),
-        at: datetime | None = Query(None, description="Plan as of this time (default: now)."),
+        at: Annotated[
+            datetime | None,
+            Query(description="Plan as of this time (default: now; no zone means UTC)."),
+            AfterValidator(plan_time),
+        ] = None,
         sort: Literal["row", "order"] = Query(
             "row", description="row: lead file order; order: the campaign's dial order."
         ),
@@ -175,8 +196,7 @@ def router(state: ServerState):
         outside_window or waiting_retry for a callable lead, else why not (done, exhausted,
         suppressed, duplicate, invalid_phone, no_window, ...)."""
         loaded = load_or_invalid(existing_campaign(campaigns_dir, name), root)
-        when = at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
         with state.cursor() as cur:
-            return lead_page(loaded, cur, state.catalog(cur), page, size, when, sort, only_callable)
+            return lead_page(loaded, cur, state.catalog(cur), page, size, at, sort, only_callable)
 
     return api

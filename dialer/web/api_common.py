@@ -1,4 +1,4 @@
-"""What the route modules share: the error body and the statuses each route documents."""
+"""What the route modules share: the error body and the responses each route documents."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ class ErrorBody(BaseModel):
     )
 
 
+# The largest row count, offset or page number a query parameter takes: more rows than any table
+# here holds, and far inside the 64-bit LIMIT/OFFSET of DuckDB (a bigger number was a 500).
+MAX_ROWS = 1_000_000_000
+
 _DESCRIPTIONS = {
     400: "Bad input (a file name, a number, a field)",
     401: "No bearer token, or one that does not verify (expired, wrong secret)",
@@ -35,4 +39,36 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {
         code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]}
         for code in sorted({401, 403, 422, *codes})
+    }
+
+
+def text_body(description: str, *media_types: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a 200 whose body is text in one of `media_types` (a CSV download,
+    an HTML page). A route that answers only in these also sets `response_class=Response`, so
+    that its 200 does not claim JSON as well."""
+    return {
+        200: {
+            "description": description,
+            "content": {t: {"schema": {"type": "string"}} for t in media_types},
+        }
+    }
+
+
+_EVENT = {
+    "type": "object",
+    "properties": {
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "event": {"type": "string"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
+
+
+def event_stream(description: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a 200 that is a stream of server-sent events whose `data` is
+    JSON, described one event at a time (`itemSchema`) as FastAPI describes its own streams.
+    The route also sets `response_class=Response`: the stream is not JSON."""
+    return {
+        200: {"description": description, "content": {"text/event-stream": {"itemSchema": _EVENT}}}
     }

@@ -2,7 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI reads these handlers' annotations at runtime.
 
-from dialer.web.api_common import errors
+from dialer.web.api_common import errors, text_body
 from dialer.web.auth import require
 from dialer.web.csvexport import to_csv
 from dialer.web.csvfiles import (
@@ -72,7 +72,11 @@ def router(state: ServerState):
         "active"}]}` (`mtime` in epoch seconds)."""
         return await state.run(list_files, config.leads_dir, config.legacy_csv)
 
-    @api.get("/api/agentic/csv/preview", dependencies=viewer, responses=errors(400, 404))
+    @api.get(
+        "/api/agentic/csv/preview",
+        dependencies=viewer,
+        responses={**errors(400, 404), **text_body("JSON, or CSV with format=csv", "text/csv")},
+    )
     async def preview_csv(
         name: str = Query(description="File name, e.g. prospects.csv."),
         limit: int = Query(PREVIEW_LIMIT, ge=0, le=1000, description="Rows to show."),
@@ -87,7 +91,12 @@ def router(state: ServerState):
             return csv_response(to_csv(result["headers"], rows), result["name"])
         return result
 
-    @api.get("/api/agentic/csv/download/{name}", dependencies=viewer, responses=errors(400, 404))
+    @api.get(
+        "/api/agentic/csv/download/{name}",
+        dependencies=viewer,
+        response_class=Response,
+        responses={**errors(400, 404), **text_body("The lead file as CSV", "text/csv")},
+    )
     async def download_csv(name: str):
         """A whole lead CSV, formula-like cells (`= + - @`) prefixed with `'`."""
         headers, rows = await state.run(read_rows, config.leads_dir, name)

@@ -7,7 +7,7 @@ import threading
 from pydantic import BaseModel, Field
 
 from dialer.store.dnc import add_numbers, list_numbers, remove_numbers
-from dialer.web.api_common import errors
+from dialer.web.api_common import MAX_ROWS, errors, text_body
 from dialer.web.auth import require
 from dialer.web.csvexport import to_csv
 from dialer.web.errors import BadInput, Invalid, NotFound
@@ -40,9 +40,15 @@ def router(state: ServerState):
     # add_numbers reads then inserts: two API writes of one number must not interleave
     write = threading.Lock()
 
-    @api.get("/api/dnc", dependencies=viewer, responses=errors())
+    @api.get(
+        "/api/dnc",
+        dependencies=viewer,
+        responses={**errors(), **text_body("JSON, or CSV with format=csv", "text/csv")},
+    )
     async def dnc_list(
-        limit: int | None = Query(None, ge=1, description="At most this many, newest first."),
+        limit: int | None = Query(
+            None, ge=1, le=MAX_ROWS, description="At most this many, newest first."
+        ),
         format: Literal["json", "csv"] = Query("json", description="json, or csv to download."),
     ):
         """The do-not-call numbers, newest first: `{"ok": true, "count", "numbers": [{"phone",
@@ -57,7 +63,8 @@ def router(state: ServerState):
             )
         return {"ok": True, "count": len(rows), "numbers": rows}
 
-    @api.post("/api/dnc", dependencies=admin, responses=errors())
+    # 400: a body that is not UTF-8 JSON at all (FastAPI refuses it before validation)
+    @api.post("/api/dnc", dependencies=admin, responses=errors(400))
     async def dnc_add(body: DncAdd):
         """Add numbers (admin), normalised to E.164: `{"ok": true, "added", "already",
         "invalid": [...]}`; 422 when none of them is a valid number."""

@@ -3,7 +3,7 @@
 # No `from __future__ import annotations`: FastAPI reads these handlers' annotations at runtime.
 
 from dialer.report import build_report, list_runs, report_html
-from dialer.web.api_common import errors
+from dialer.web.api_common import MAX_ROWS, errors, text_body
 from dialer.web.auth import require
 from dialer.web.campaigns import campaign_path, check_stem
 from dialer.web.errors import NotFound
@@ -53,7 +53,7 @@ def router(state: ServerState):
         campaign: str | None = Query(None, description="Only this campaign (its name)."),
         status: str | None = Query(None, description="Only this status, e.g. completed."),
         limit: int = Query(ATTEMPTS_LIMIT, ge=0, le=ATTEMPTS_MAX),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_ROWS),
     ):
         """Dials, newest first: `{"ok": true, "total", "limit", "offset", "attempts":
         [{"attempt_id", "run_id", "campaign", "lead_row", "phone", "lead_timezone",
@@ -78,7 +78,10 @@ def router(state: ServerState):
 
         return await state.query(read)
 
-    @api.get("/api/reports/{campaign}", responses=errors(404))
+    @api.get(
+        "/api/reports/{campaign}",
+        responses={**errors(404), **text_body("JSON, or a page with format=html", "text/html")},
+    )
     async def report(
         campaign: str,
         run: str | None = Query(None, description="Only this run id."),

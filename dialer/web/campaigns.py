@@ -187,6 +187,12 @@ def write_campaign(
                 hint="use the update endpoint, or choose another module name",
             )
         target = existing or campaigns_dir / f"{stem}.yaml"
+        unreadable = _unprintable(text, target)
+        if unreadable is not None:
+            raise Invalid(
+                f"campaign {stem!r} is invalid: nothing was written",
+                errors=[error_dict(unreadable, str(root))],
+            )
         fd, tmp_name = tempfile.mkstemp(dir=campaigns_dir, prefix=f".{stem}.", suffix=".yaml.tmp")
         tmp = Path(tmp_name)
         try:
@@ -217,6 +223,25 @@ def write_campaign(
         "revision": report.revision,
         "leads_selected": report.leads_selected,
     }
+
+
+def _unprintable(text: str, target: Path) -> DialerError | None:
+    """The first character a YAML file may not hold (such as a control character other than tab
+    and newline), as an error at its line and column; None when there is none.
+
+    Checked before the file is validated: the campaign loader lets the YAML reader's error for
+    such a character escape unreported, which made the API answer 500."""
+    text = text.replace("\r\n", "\n")
+    found = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if found is None:
+        return None
+    line = text.count("\n", 0, found.start()) + 1
+    col = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+    return DialerError(
+        f"invalid YAML: character #x{ord(found.group()):04x} is not allowed in a YAML file",
+        Location(str(target), line, col),
+        "remove it; inside a double-quoted string an escape such as \\x80 stands for it",
+    )
 
 
 def _name_clash(

@@ -21,6 +21,23 @@ from dialer.plan import STAGE_LABELS, local_text, plan_campaign
 CALLABLE = ("callable_now", "outside_window", "waiting_retry")
 PAGE_SIZE, MAX_PAGE_SIZE = 25, 500
 SORTS = {"row": "s.__row", "order": "s.__order IS NULL, s.__order, s.__row"}
+# Plan times the API takes: the plan's date arithmetic (windows, retry delays) must stay inside
+# the years Python's datetime can hold; a time near year 1 or 9999 was a 500.
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def plan_time(at: datetime | None) -> datetime | None:
+    """`at` in UTC (a time without a zone is UTC), if a plan can be made at it; ValueError (a 422
+    from the API) when it is before 1900 or from 9000 on."""
+    if at is None:
+        return None
+    try:
+        utc = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:  # the zone's offset takes it past year 1 or 9999
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValueError(f"expected a time from 1900 to 8999, got {at.isoformat()}")
+    return utc
 
 
 def _jsonable(value: Any) -> Any:
