@@ -148,3 +148,22 @@ def test_without_a_configured_secret_tokens_of_the_process_secret_work(project):
         assert state.ephemeral_secret and len(state.secret) >= 32
         assert c.get("/api/runs", headers=auth("viewer", secret=state.secret)).status_code == 200
         assert c.get("/api/runs", headers=auth("viewer")).status_code == 401
+
+
+def test_security_headers_and_no_cors_by_default(project):
+    with client(project) as c:
+        page = c.get("/")
+        assert page.status_code == 200 and "<title>" in page.text
+        csp = page.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+        assert "connect-src 'self'" in csp and "http" not in csp  # nothing from elsewhere
+        for res in (page, c.get("/api/health"), c.get("/api/runs", headers=auth("viewer"))):
+            assert res.headers["X-Frame-Options"] == "DENY"
+            assert res.headers["X-Content-Type-Options"] == "nosniff"
+            assert res.headers["Referrer-Policy"] == "no-referrer"
+        # CORS is off: a cross-origin preflight gets no allow-origin
+        pre = c.options(
+            "/api/runs",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+        )
+        assert "access-control-allow-origin" not in pre.headers

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,15 @@ def dashboard(call_project, browser):
         killer.cancel()
 
 
+def until(page, expression: str, timeout: float = 10.0) -> None:
+    """Wait until a JS expression holds. Not `wait_for_function`: Playwright evaluates its
+    predicate with eval, which the dashboard's Content-Security-Policy rightly forbids."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for: {expression}"
+        page.wait_for_timeout(50)
+
+
 def token(role: str) -> str:
     return auth(role)["Authorization"].removeprefix("Bearer ")
 
@@ -131,8 +141,9 @@ def test_click_to_call_enter_for_the_next_and_the_transcript(dashboard):
     page.click("#leads tr[data-row='1']")
     page.wait_for_selector("#last-call:has-text('lead 1 Open Lead: busy')")
     # lead 1 now waits a day for its retry; Enter calls the next callable lead, row 5
-    page.wait_for_function(
-        "document.querySelector(\"#leads tr[data-row='1']\").dataset.state === 'waiting_retry'"
+    until(
+        page,
+        "document.querySelector(\"#leads tr[data-row='1']\").dataset.state === 'waiting_retry'",
     )
     page.keyboard.press("Enter")
     page.wait_for_selector("#last-call:has-text('lead 5 Extra Lead: busy')")
@@ -140,7 +151,7 @@ def test_click_to_call_enter_for_the_next_and_the_transcript(dashboard):
     page.click("#leads tr[data-row='3']")
     page.wait_for_selector("#notice:has-text('suppressed')")
     # run history: the two single calls; a run's attempts, then an attempt's transcript view
-    page.wait_for_function("document.querySelectorAll('#runs tr').length === 2")
+    until(page, "document.querySelectorAll('#runs tr').length === 2")
     page.click("#runs tr >> nth=0")
     page.wait_for_selector("#run-detail tr.attempt")
     page.click("#run-detail tr.attempt >> nth=0")
@@ -153,7 +164,7 @@ def test_start_run_live_calls_end_one_and_stop(dashboard):
     pick(page, "slow")
     page.click("#start")
     page.wait_for_selector("#state:has-text('running')")
-    page.wait_for_function("document.querySelectorAll('#calls li').length === 2")
+    until(page, "document.querySelectorAll('#calls li').length === 2")
     assert page.inner_text("#in-flight") == "2"
     page.click("#end")  # hangs up every call in progress; the run has no third lead
     page.wait_for_selector("#counts:has-text('canceled 2')")
@@ -183,13 +194,13 @@ def test_a_run_from_start_to_its_transcript_and_a_screenshot(dashboard, browser)
     page.click("#start")
     # the live panel changes by itself: running with two calls in flight, then idle with results
     page.wait_for_selector("#state:has-text('running')")
-    page.wait_for_function("document.querySelectorAll('#calls li').length === 2")
+    until(page, "document.querySelectorAll('#calls li').length === 2")
     page.wait_for_selector("#state:has-text('idle')")
     page.wait_for_selector("#counts:has-text('completed 2')")
     # the run in the history, its attempts, and an attempt's conversation
-    page.wait_for_function("document.querySelectorAll('#runs tr').length === 1")
+    until(page, "document.querySelectorAll('#runs tr').length === 1")
     page.click("#runs tr >> nth=0")
-    page.wait_for_function("document.querySelectorAll('#run-detail tr.attempt').length === 2")
+    until(page, "document.querySelectorAll('#run-detail tr.attempt').length === 2")
     # the run's report with its charts (plotly, inlined: no network needed)
     report = page.frame_locator("#report")
     report.locator("h2:has-text('Totals')").wait_for()

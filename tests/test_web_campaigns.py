@@ -178,3 +178,21 @@ def test_put_validates_then_creates_or_replaces(project):
         res = c.put("/api/campaigns/../x", content=MINIMAL, headers=auth())
         assert res.status_code in (400, 404)
     assert not [n for n in campaign_files(project) if n.endswith(".tmp")]
+
+
+def test_campaign_files_written_by_the_server_are_readable_by_the_team(project):
+    """Not mkstemp's private 0600: a new file gets 0644, a replaced one keeps its mode."""
+    with client(project) as c:
+        c.post("/api/agentic/csv/select", data={"name": "sample.csv"}, headers=auth())
+        assert create(c).status_code == 200
+        path = project / "campaigns" / "q4_sales.yaml"
+        assert path.stat().st_mode & 0o777 == 0o644
+        path.chmod(0o664)
+        res = c.post(
+            "/api/agentic/campaigns/legacy/update",
+            data={"module": "q4_sales", "session_text": "Hello [Prospect Name], recorded call."},
+            headers=auth(),
+        )
+        assert res.status_code == 200, res.text
+        assert path.stat().st_mode & 0o777 == 0o664
+        assert (project / "campaigns" / ".custom").stat().st_mode & 0o777 == 0o644

@@ -36,6 +36,16 @@ LEAD_CONTEXT_FIELDS = (
 )
 
 
+_JINJA_OPEN = re.compile(r"\{[{%#]")
+
+
+def escape_jinja(text: str) -> str:
+    """Plain text as a template that renders to itself: `{{`, `{%` and `{#` become Jinja
+    string expressions (`{{ '{{' }}`); the `[Prospect Name]` placeholders are left to work.
+    For text from the legacy system, which had no templates."""
+    return _JINJA_OPEN.sub(lambda m: "{{ '" + m.group(0) + "' }}", text)
+
+
 class Lead(dict):
     """A lead row as templates see it: `lead.prospect_name` or `lead['Full Name']`."""
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dialer.campaign.templates import escape_jinja
 from dialer.errors import DialerError, Location
+from dialer.files import write_atomic
 from dialer.import_legacy.read import LegacyCampaign
 from dialer.import_legacy.registry import (
     AGENT_CONST,
@@ -25,15 +26,8 @@ from dialer.import_legacy.registry import (
     SESSION_CONST,
 )
 
-_JINJA_OPEN = re.compile(r"\{[{%#]")
 # A session text longer than this reads as a call script rather than an opening line.
 _SCRIPT_CHARS, _SCRIPT_LINES = 400, 4
-
-
-def escape_jinja(text: str) -> str:
-    """Legacy text as a template that renders to itself: `{{`, `{%` and `{#` become Jinja
-    string expressions (`{{ '{{' }}`); the `[Prospect Name]` placeholders are left to work."""
-    return _JINJA_OPEN.sub(lambda m: "{{ '" + m.group(0) + "' }}", text)
 
 
 @dataclass
@@ -218,19 +212,7 @@ def _write(path: Path, text: str | bytes) -> None:
     """Replace `path` through a temporary file beside it: never half a file."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        mode = 0o644  # mkstemp's 0600 would hide a file meant for git from the team
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
 
 
 def _stage(campaigns_dir: Path, stem: str, files: dict[Path, str], yaml_text: str, prompts):

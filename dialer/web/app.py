@@ -76,7 +76,9 @@ def create_app(config: WebConfig) -> FastAPI:
         """The dashboard: one static page; it asks for a token and calls the API with it."""
         from fastapi.responses import HTMLResponse
 
-        return HTMLResponse(_dashboard_html(), headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(
+            _dashboard_html(), headers={"Cache-Control": "no-cache", **DASHBOARD_CSP}
+        )
 
     @app.get("/api/health", tags=["server"])
     async def health():
@@ -146,6 +148,25 @@ def _install_error_handlers(app: FastAPI, root: str) -> None:
         )
         return JSONResponse({"ok": False, "error": "internal error"}, status_code=500)
 
+
+# The dashboard is one self-contained page: its own inline script and style, fetches to this
+# server only, and the report (inlined charts) in a sandboxed frame; nothing from elsewhere.
+DASHBOARD_CSP = {
+    "Content-Security-Policy": "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self' 'unsafe-inline'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "frame-src 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
+}
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",  # a CSV or JSON body is never run as a script

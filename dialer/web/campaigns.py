@@ -23,9 +23,9 @@ from typing import Any
 import yaml
 
 from dialer.errors import DialerError, Location
+from dialer.files import file_mode, write_atomic
 from dialer.validate import campaign_files, validate_file, validate_paths
 from dialer.web.errors import BadInput, Conflict, Invalid, NotFound, error_dict
-from dialer.web.files import write_atomic
 
 CUSTOM_REGISTRY = ".custom"
 MAX_CAMPAIGN_BYTES = 1024 * 1024
@@ -207,6 +207,7 @@ def write_campaign(
                     f"campaign {stem!r} is invalid: nothing was written",
                     errors=[error_dict(e, str(root)) for e in errors],
                 )
+            os.chmod(tmp, file_mode(target))
             os.replace(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -17,10 +17,10 @@ from typing import Any, BinaryIO
 
 import duckdb
 
+from dialer.files import write_atomic
 from dialer.leads import SMALL_SOURCE, quote_ident, quote_str
 from dialer.phones import PHONE_HEADERS, install_phone_sql, normalize_phone
 from dialer.web.errors import BadInput, NotFound, TooLarge
-from dialer.web.files import write_atomic
 
 ACTIVE_FILE = ".active"  # the selected lead file's name, one line
 PREVIEW_LIMIT, PREVIEW_MAX = 10, 1000
