@@ -19,19 +19,12 @@ from dialer.console.app import CampaignScreen, ConsoleApp, LeadsScreen, QuitScre
 from . import runlog
 from .conftest import MINIMAL, cli, write_campaign
 from .test_cli_call import campaign
+from .test_web_browser import MANY
 
 ANSWERED = campaign(answer=1.0, busy=0.0, picks="{interested: 1, callback: 0, do_not_call: 0}")
 # answered calls that last until hung up (30 s): long enough to watch and to end by hand
 TALKING = ANSWERED.replace("talk_time: {min: 0s, max: 0s}", "talk_time: {min: 30s, max: 30s}")
 SIZE = (120, 44)
-MANY = """\
-name: Many leads
-leads:
-  source: ../leads/many.csv
-agent:
-  instructions: "You are Sam."
-  opening: "Hi {{ lead.prospect_name }}."
-"""
 
 
 def screen_text(app: ConsoleApp) -> str:
