@@ -16,6 +16,9 @@ from dialer.campaign.sqlcheck import check_fragment
 from dialer.errors import DialerError, LeadSourceError, Location
 from dialer.phones import (
     PHONE_HEADERS,
+    fast_phone_sql,
+    fast_timezones_sql,
+    install_fast_phone_sql,
     install_phone_sql,
     normalize_phone,
     timezones_for_phone,
@@ -34,6 +37,8 @@ STAGES = (
 )
 # Up to this many distinct numbers are normalised in Python; more go through compiled SQL.
 SMALL_SOURCE = 5_000
+# Lead files this big (in all) have their numbers read in the same pass as the file.
+BIG_SOURCE_BYTES = 4_000_000
 _LINE_RE = re.compile(r"[Ll]ine:? (\d+)")
 
 
@@ -99,7 +104,9 @@ def _reader(files: list[Path], overrides: dict[str, str] | None = None) -> str:
                 + ", ".join(f"{quote_str(k)}: {quote_str(v)}" for k, v in overrides.items())
                 + "}"
             )
-        return f"read_csv({names}, header=true, union_by_name=true{types})"
+        # (parallel=false: the reads that number rows run in one thread anyway, and the
+        # parallel reader costs more there)
+        return f"read_csv({names}, header=true, union_by_name=true{types}, parallel=false)"
     raise LeadSourceError(
         f"unsupported lead file type {sorted(suffixes)}: expected .csv, .parquet or .json",
         Location(str(files[0])),
@@ -124,8 +131,15 @@ def _source_error(exc: duckdb.Error, files: list[Path]) -> LeadSourceError:
     )
 
 
-def read_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[Path]:
-    """Load the lead source into TEMP table `__src` (see `_describe_src` for its row numbers)."""
+@dataclass
+class _Source:
+    files: list[Path]
+    headers: list[str]
+    reader: str  # the read_* call, the phone and timezone columns read as text
+
+
+def _describe_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> _Source:
+    """The lead files and their headers, checked against `leads.columns`."""
     files = _source_files(loaded)
     leads = loaded.campaign.leads
     phone_header = leads.columns.get("phone", "phone")
@@ -158,41 +172,74 @@ def read_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[
     reader = _reader(
         files, overrides if files[0].suffix.lower() in (".csv", ".tsv", ".txt") else None
     )
-    # `__row` is the table's rowid + 1: an insertion-ordered copy numbers the rows as the file
-    # does, without a window over every row (a lead file's own `rowid` column would hide it).
-    numbered = (
-        "row_number() OVER () AS __rowid, " if "rowid" in {h.lower() for h in headers} else ""
-    )
+    return _Source(files, headers, reader)
+
+
+def _load_source(
+    loaded: LoadedCampaign,
+    con: duckdb.DuckDBPyConnection,
+    source: _Source,
+    where: str | None,
+    region: str | None = None,
+) -> int:
+    """Read the source once into TEMP table `__src` and return its number of rows.
+
+    `__src` has the lead columns (renamed by `leads.columns`), `__row` (the 1-based row across
+    the files, in name order) and `__m` (matched `where`). With a `where` it keeps only the
+    matching rows, and the last row so that its `__row` counts the source: the bulk of a big
+    file never gets copied. With a `region`, also `fast_phone_sql`'s `__e164` and `__region`
+    for the phone numbers read there. Raises duckdb.Error when `where` fails on the data.
+    """
+    mapped = f"SELECT {_mapped_select(loaded, source.headers)} FROM {source.reader}"
+    if where:
+        # both windows stream (no sort, no copy of the file): the row number, and whether
+        # another row follows. They read the file in one thread; a parallel read would have to
+        # keep every row to number them (rowid), which costs more CPU than it saves time.
+        sql = (
+            "SELECT __row, __m, * EXCLUDE (__row, __m, __more) FROM ("
+            f"SELECT coalesce(({where}), false) AS __m, * FROM ("
+            "SELECT row_number() OVER () AS __row, lead(true, 1, false) OVER () AS __more, *"
+            f" FROM ({mapped}))) WHERE __m OR NOT __more"
+        )
+    else:
+        sql = f"SELECT row_number() OVER () AS __row, true AS __m, * FROM ({mapped})"
+    if region:
+        sql = fast_phone_sql(sql, "phone", region) or sql
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __src AS {sql}")
+    rows = con.execute("SELECT max(__row) FROM __src").fetchone()[0] or 0
+    if rows == 0:
+        raise LeadSourceError(
+            "lead file has a header but no rows", Location(str(source.files[0]), 2)
+        )
+    return rows
+
+
+def _read_all(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection, source: _Source) -> int:
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __src AS SELECT {numbered}* FROM {reader}")
+        return _load_source(loaded, con, source, None)
     except duckdb.Error as exc:
-        raise _source_error(exc, files) from None
-    if con.execute("SELECT count(*) FROM __src").fetchone()[0] == 0:
-        raise LeadSourceError("lead file has a header but no rows", Location(str(files[0]), 2))
-    return files
+        raise _source_error(exc, source.files) from None
+
+
+def read_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[Path]:
+    """Load every row of the lead source into TEMP table `__src` (see `_load_source`)."""
+    source = _describe_source(loaded, con)
+    _read_all(loaded, con, source)
+    return source.files
 
 
 def lead_columns(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The lead columns templates and SQL see: source headers, renamed by `leads.columns`."""
-    return _column_names(loaded, _src_headers(con))
+    """The lead columns templates and SQL see (of `__src`): source headers, renamed by
+    `leads.columns`."""
+    internal = ("__row", "__m", "__e164", "__region")
+    return [r[0] for r in con.execute("DESCRIBE __src").fetchall() if r[0] not in internal]
 
 
-def _src_headers(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return _describe_src(con)[0]
-
-
-def _describe_src(con: duckdb.DuckDBPyConnection) -> tuple[list[str], str]:
-    """`__src`'s lead headers, and its 1-based source row number as SQL."""
-    names = [r[0] for r in con.execute("DESCRIBE __src").fetchall()]
-    row_sql = "__rowid" if "__rowid" in names else "rowid + 1"
-    return [n for n in names if n != "__rowid"], row_sql
-
-
-def _mapped_select(loaded: LoadedCampaign, headers: list[str], row_sql: str) -> str:
+def _mapped_select(loaded: LoadedCampaign, headers: list[str]) -> str:
     mapping = loaded.campaign.leads.columns
     renamed = {v: k for k, v in mapping.items()}
     targets = set(mapping)
-    parts = [f"{row_sql} AS __row"]
+    parts = []
     for h in headers:
         if h in renamed:
             parts.append(f"{quote_ident(h)} AS {quote_ident(renamed[h])}")
@@ -247,8 +294,8 @@ def _suppression_table(
 
 
 def _suppressed(con: duckdb.DuckDBPyConnection, has_log: bool, catalog: str) -> None:
-    """`__suppress`: every suppressed E.164 number (lists through `__phones`, plus dnc)."""
-    union = "SELECT p.e164 AS phone FROM __suppress_raw s JOIN __e164s p ON p.raw = s.phone"
+    """`__suppress`: every suppressed E.164 number (the lists' through `__sp`, plus dnc)."""
+    union = "SELECT __e164 AS phone FROM __sp"
     if has_log:
         union += f" UNION ALL SELECT phone FROM {quote_ident(catalog)}.dnc"
     con.execute(
@@ -257,51 +304,115 @@ def _suppressed(con: duckdb.DuckDBPyConnection, has_log: bool, catalog: str) -> 
     )
 
 
-def _phone_map(con: duckdb.DuckDBPyConnection, region: str, lead_raws: str) -> str:
-    """Normalise every distinct written number once; returns the method used.
+_LEADS = "SELECT * EXCLUDE (__m) FROM __src WHERE __m"
+_ALL_RAWS = (
+    "SELECT raw FROM (SELECT CAST(phone AS VARCHAR) AS raw FROM __src WHERE __m"
+    " UNION ALL SELECT phone FROM __suppress_raw) WHERE raw IS NOT NULL"
+)
 
-    `lead_raws` is a query for the leads' written numbers. Makes `__e164s(raw, e164)` for those
-    and the suppression lists' numbers, and `__phones(raw, e164, zones)` for the leads' only
-    (a suppressed number needs no timezone). A small set is normalised by phonenumbers itself
-    (no SQL to compile); a large one by the SQL that `dialer.phones` compiles from phonenumbers'
-    metadata, which is stricter on exotic input (extensions, letters) and never looser.
+
+def _is_small(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether at most SMALL_SOURCE distinct numbers are written (leads and lists): counted on
+    the first rows first, which settle it for a big source."""
+    rows = con.execute(f"SELECT count(*) FROM ({_ALL_RAWS})").fetchone()[0]
+    if rows <= SMALL_SOURCE:
+        return True
+    first = f"SELECT count(DISTINCT raw) FROM ({_ALL_RAWS} LIMIT {4 * SMALL_SOURCE})"
+    if con.execute(first).fetchone()[0] > SMALL_SOURCE:
+        return False
+    return con.execute(f"SELECT count(DISTINCT raw) FROM ({_ALL_RAWS})").fetchone()[0] <= (
+        SMALL_SOURCE
+    )
+
+
+def _phone_map(con: duckdb.DuckDBPyConnection, region: str, in_src: bool) -> tuple[str, str | None]:
+    """Normalise the matched leads' and the suppression lists' numbers.
+
+    Returns the matched leads with `__e164` and `__region` (a relation: TEMP table `__lp`, or
+    `__src` itself when it has them already, `in_src`), and the region whose numbers still
+    need their zones from `fast_timezones_sql` (the rows with a `__region`), or None. Makes
+    `__lpz(__row, __phone_zones)` for the leads whose zones are known already, and
+    `__sp(__e164)` for `__suppress_raw` (a suppressed number needs no timezone).
+
+    A small set is normalised by phonenumbers itself (no SQL to compile). A large one in SQL:
+    the usual written forms of the region by `fast_phone_sql`, the rest by the `dialer_e164`
+    macro that `dialer.phones` compiles from phonenumbers' metadata, compiled only when some
+    number needs it; that SQL is stricter on exotic input (extensions, letters), never looser.
     """
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE __raws AS SELECT raw, bool_or(lead) AS lead FROM ("
-        f"SELECT raw, true AS lead FROM ({lead_raws}) UNION ALL "
-        "SELECT phone, false FROM __suppress_raw) WHERE raw IS NOT NULL GROUP BY raw"
-    )
-    count = con.execute("SELECT count(*) FROM __raws").fetchone()[0]
-    if count <= SMALL_SOURCE:
-        rows = con.execute("SELECT raw, lead FROM __raws").fetchall()
-        raws = [r for r, _ in rows]
-        e164 = [normalize_phone(r, region) for r in raws]
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE __e164s AS SELECT unnest(?::VARCHAR[]) AS raw, "
-            "unnest(?::VARCHAR[]) AS e164",
-            [raws, e164],
+    if _is_small(con):
+        _python_phone_map(con, region, in_src)
+        return "__lp", None
+    supp = fast_phone_sql("SELECT phone FROM __suppress_raw", "phone", region)
+    zoned = region if supp is not None else None
+    if zoned:
+        install_fast_phone_sql(con, region)
+    else:  # no such region: only '+' forms parse, all through dialer_e164
+        supp = "SELECT phone, NULL::VARCHAR AS __region, '?' AS __e164 FROM __suppress_raw"
+    if in_src:
+        table, leads, live = "__src", f"({_LEADS})", "__m AND "
+    else:
+        fast = fast_phone_sql(_LEADS, "phone", region) or (
+            f"SELECT *, NULL::VARCHAR AS __region, '?' AS __e164 FROM ({_LEADS})"
         )
-        leads = [(r, p) for (r, lead), p in zip(rows, e164, strict=True) if lead]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __lp AS {fast}")
+        table, leads, live = "__lp", "__lp", ""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __sp AS {supp}")
+    slow = con.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {live}__e164 = '?')"
+        " OR EXISTS (SELECT 1 FROM __sp WHERE __e164 = '?')"
+    ).fetchone()[0]
+    rest = f"SELECT __row, __e164 FROM {leads} WHERE __region IS NULL AND __e164 IS NOT NULL"
+    if slow:
+        install_phone_sql(con)
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE __phones AS SELECT unnest(?::VARCHAR[]) AS raw, "
-            "unnest(?::VARCHAR[]) AS e164, unnest(?::VARCHAR[][]) AS zones",
-            [
-                [r for r, _ in leads],
-                [p for _, p in leads],
-                [list(timezones_for_phone(p)) if p else None for _, p in leads],
-            ],
+            "CREATE OR REPLACE TEMP TABLE __slow AS SELECT raw,"
+            f" dialer_e164(raw, {quote_str(region)}) AS e164 FROM (SELECT DISTINCT raw FROM"
+            f" (SELECT CAST(phone AS VARCHAR) AS raw FROM {table} WHERE {live}__e164 = '?'"
+            " UNION ALL SELECT phone FROM __sp WHERE __e164 = '?'))"
         )
-        return "python"
-    install_phone_sql(con)
+        for t, guard in ((table, live), ("__sp", "")):
+            con.execute(
+                f"UPDATE {t} SET __e164 = s.e164 FROM __slow s"
+                f" WHERE {guard}{t}.__e164 = '?' AND s.raw = CAST({t}.phone AS VARCHAR)"
+            )
+        rest = f"SELECT __row, __phone_zones FROM ({with_timezones_sql(rest, '__e164')})"
+    else:  # every number without a region is invalid
+        rest = "SELECT 0 AS __row, NULL::VARCHAR[] AS __phone_zones WHERE false"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __lpz AS {rest}")
+    return leads, zoned
+
+
+def _python_phone_map(con: duckdb.DuckDBPyConnection, region: str, in_src: bool) -> None:
+    rows = con.execute(
+        "SELECT raw, bool_or(lead) FROM (SELECT CAST(phone AS VARCHAR) AS raw, true AS lead"
+        " FROM __src WHERE __m UNION ALL SELECT phone, false FROM __suppress_raw)"
+        " WHERE raw IS NOT NULL GROUP BY raw"
+    ).fetchall()
+    raws = [r for r, _ in rows]
+    e164 = [normalize_phone(r, region) for r in raws]
+    zones = [
+        list(timezones_for_phone(p)) if p and lead else None
+        for (_, lead), p in zip(rows, e164, strict=True)
+    ]
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE __e164s AS "
-        f"SELECT raw, dialer_e164(raw, {quote_str(region)}) AS e164, lead FROM __raws"
+        "CREATE OR REPLACE TEMP TABLE __pymap AS SELECT unnest(?::VARCHAR[]) AS raw, "
+        "unnest(?::VARCHAR[]) AS e164, unnest(?::VARCHAR[][]) AS zones",
+        [raws, e164, zones],
+    )
+    leads = "l.* EXCLUDE (__e164, __region)" if in_src else "l.*"  # (SQL's, not used)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __lp AS SELECT {leads}, m.e164 AS __e164,"
+        " NULL::VARCHAR AS __region"
+        f" FROM ({_LEADS}) l LEFT JOIN __pymap m ON m.raw = CAST(l.phone AS VARCHAR)"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE __phones AS "
-        + with_timezones_sql("SELECT raw, e164 FROM __e164s WHERE lead", "e164", "zones")
+        "CREATE OR REPLACE TEMP TABLE __lpz AS SELECT l.__row, m.zones AS __phone_zones"
+        " FROM __lp l JOIN __pymap m ON m.raw = CAST(l.phone AS VARCHAR)"
     )
-    return "sql"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __sp AS SELECT m.e164 AS __e164 FROM __suppress_raw s"
+        " JOIN __pymap m ON m.raw = s.phone"
+    )
 
 
 def _load_suppression_file(
@@ -353,92 +464,99 @@ def select_leads(
     caller already has the run log open.
     """
     con = con or duckdb.connect()
-    files = read_source(loaded, con)
-    headers, row_sql = _describe_src(con)
-    mapped = _mapped_select(loaded, headers, row_sql)
-    columns = _column_names(loaded, headers)
+    leads = loaded.campaign.leads
+    source = _describe_source(loaded, con)
+    columns = _column_names(loaded, source.headers)
     errors = check_lead_sql(loaded, columns)
     if errors:
         from dialer.errors import CampaignInvalid
 
+        _read_all(loaded, con, source)  # an unreadable file is reported first, as it was
         raise CampaignInvalid(errors)
+    query_failed = None
+    # a big source has its numbers read as it is read (a small one most likely takes the
+    # Python path, and needs no SQL compiled)
+    big = sum(f.stat().st_size for f in source.files) >= BIG_SOURCE_BYTES
+    region = leads.default_region if big else None
+    try:
+        source_rows = _load_source(loaded, con, source, leads.where, region)
+    except duckdb.Error as exc:
+        _read_all(loaded, con, source)  # the file's fault, or else the where's
+        query_failed = exc
     if log_catalog:
         has_log, catalog = True, log_catalog
     else:
         has_log, catalog = bool(run_log) and attach_run_log(con, Path(run_log)), "log"
     _suppression_table(loaded, con, has_log, catalog)
+    if query_failed is not None:
+        raise _query_error(loaded, query_failed)
     _timezone_names(con)
-    leads = loaded.campaign.leads
-    where = f"WHERE ({leads.where})" if leads.where else ""
-    matched = f"SELECT * FROM (SELECT {mapped} FROM __src) {where}"
+    in_src = bool(region) and "__e164" in {r[0] for r in con.execute("DESCRIBE __src").fetchall()}
     try:
-        _phone_map(
-            con,
-            leads.default_region,
-            f"SELECT DISTINCT CAST(phone AS VARCHAR) AS raw FROM ({matched})",
-        )
+        leads_rel, zoned = _phone_map(con, leads.default_region, in_src)
     except duckdb.Error as exc:
-        raise DialerError(
-            f"lead query failed: {str(exc).splitlines()[0]}",
-            loaded.locate(("leads", "where" if leads.where else "source")),
-            field="leads.where" if leads.where else "leads.source",
-        ) from None
+        raise _query_error(loaded, exc) from None
     _suppressed(con, has_log, catalog)
     order = f"{leads.order_by}, __row" if leads.order_by else "__row"
     tz = "timezone" if "timezone" in columns else None
     tz_valid = (
         f"(CAST({quote_ident(tz)} AS VARCHAR) IN (SELECT name FROM __iana))" if tz else "false"
     )
-    limit_check = (
-        f"WHEN row_number() OVER (PARTITION BY __pre = 'selected' ORDER BY {order}) > "
-        f"{int(leads.limit)} THEN 'over_limit' "
-        if leads.limit
-        else ""
-    )
+    over_limit = f"WHEN o.__order > {int(leads.limit)} THEN 'over_limit' " if leads.limit else ""
+    lead_cols = ", ".join(quote_ident(c) for c in columns)
+    numbers = f"SELECT __row, {lead_cols}, __e164, __region FROM {leads_rel}"
+    if zoned:
+        numbers = fast_timezones_sql(numbers, "__e164", "__region", zoned, "__fast_zones")
+    else:
+        numbers = f"SELECT *, NULL::VARCHAR[] AS __fast_zones FROM ({numbers})"
+    # The windows see only row numbers and the order_by columns: a window over whole lead rows
+    # would sort them all.
     sql = f"""
         CREATE OR REPLACE TEMP TABLE __sel AS
-        WITH m AS ({matched}),
-        n AS (SELECT m.*, ph.e164 AS __e164, ph.zones AS __phone_zones
-              FROM m LEFT JOIN __phones ph ON ph.raw = CAST(m.phone AS VARCHAR)),
-        d AS (SELECT *, row_number() OVER (PARTITION BY __e164 ORDER BY __row) AS __dup FROM n),
-        z AS (SELECT d.*, (x.phone IS NOT NULL) AS __suppressed
-              FROM d LEFT JOIN __suppress x ON x.phone = d.__e164),
-        t AS (
-            SELECT * EXCLUDE (__phone_zones),
+        WITH n AS (
+            SELECT n.* EXCLUDE (__region, __fast_zones),
                 CASE WHEN {tz_valid} THEN [CAST({quote_ident(tz) if tz else "NULL"} AS VARCHAR)]
-                     ELSE coalesce(__phone_zones, []) END AS __zones
-            FROM z),
+                     ELSE coalesce(n.__fast_zones, z.__phone_zones, []) END AS __zones
+            FROM ({numbers}) n LEFT JOIN __lpz z ON z.__row = n.__row),
+        f AS (SELECT __e164, min(__row) AS __first FROM {leads_rel} WHERE __e164 IS NOT NULL
+              GROUP BY 1),
         p AS (
-            SELECT *, CASE
-                WHEN __e164 IS NULL THEN 'invalid_phone'
-                WHEN __dup > 1 THEN 'duplicate'
-                WHEN __suppressed THEN 'suppressed'
-                WHEN len(__zones) = 0 THEN 'no_timezone'
+            SELECT n.*, CASE
+                WHEN n.__e164 IS NULL THEN 'invalid_phone'
+                WHEN n.__row > f.__first THEN 'duplicate'
+                WHEN x.phone IS NOT NULL THEN 'suppressed'
+                WHEN len(n.__zones) = 0 THEN 'no_timezone'
                 ELSE 'selected' END AS __pre
-            FROM t)
-        SELECT * EXCLUDE (__pre, __dup, __suppressed),
-            CASE WHEN __pre <> 'selected' THEN __pre {limit_check}ELSE 'selected' END AS __stage,
-            CASE WHEN __pre = 'selected'
-                 THEN row_number() OVER (PARTITION BY __pre = 'selected' ORDER BY {order}) END
-                AS __order
-        FROM p
+            FROM n LEFT JOIN f ON f.__e164 = n.__e164
+            LEFT JOIN __suppress x ON x.phone = n.__e164),
+        o AS (
+            SELECT __row, row_number() OVER (ORDER BY {order}) AS __order
+            FROM p WHERE __pre = 'selected')
+        SELECT p.* EXCLUDE (__pre),
+            CASE WHEN __pre <> 'selected' THEN __pre {over_limit}ELSE 'selected' END AS __stage,
+            o.__order
+        FROM p LEFT JOIN o ON o.__row = p.__row
     """
     try:
         con.execute(sql)
     except duckdb.Error as exc:
-        raise DialerError(
-            f"lead query failed: {str(exc).splitlines()[0]}",
-            loaded.locate(("leads", "where" if leads.where else "source")),
-            field="leads.where" if leads.where else "leads.source",
-        ) from None
-    source_rows = con.execute("SELECT count(*) FROM __src").fetchone()[0]
+        raise _query_error(loaded, exc) from None
     stage_counts = dict(con.execute("SELECT __stage, count(*) FROM __sel GROUP BY 1").fetchall())
     matched = sum(stage_counts.values())
     counts = {"source_rows": source_rows, "not_matched": source_rows - matched}
     for stage in STAGES[1:]:
         counts[stage] = stage_counts.get(stage, 0)
     counts["selected"] = stage_counts.get("selected", 0)
-    return Selection(con, columns, source_rows, counts, has_log, files, catalog)
+    return Selection(con, columns, source_rows, counts, has_log, source.files, catalog)
+
+
+def _query_error(loaded: LoadedCampaign, exc: duckdb.Error) -> DialerError:
+    leads = loaded.campaign.leads
+    return DialerError(
+        f"lead query failed: {str(exc).splitlines()[0]}",
+        loaded.locate(("leads", "where" if leads.where else "source")),
+        field="leads.where" if leads.where else "leads.source",
+    )
 
 
 def _column_names(loaded: LoadedCampaign, headers: list[str]) -> list[str]:

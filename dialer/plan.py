@@ -138,14 +138,15 @@ def plan_campaign(
     con = selection.con
     if selection.has_run_log:
         con.execute(_history_sql(loaded, at, retry_unknown, selection.log_catalog))
-    else:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE __plan AS SELECT __order, __row, __e164, __zones, "
-            "0 AS __used, CAST(NULL AS DOUBLE) AS __due, CAST(NULL AS VARCHAR) AS last_status, "
-            "'due' AS __state FROM __sel WHERE __stage = 'selected'"
+        base = "SELECT * FROM __plan"
+    else:  # nothing dialed yet: every selected lead is due
+        base = (
+            "SELECT __order, __row, __e164, __zones, 0 AS __used, CAST(NULL AS DOUBLE) AS __due,"
+            " CAST(NULL AS VARCHAR) AS last_status, 'due' AS __state"
+            " FROM __sel WHERE __stage = 'selected'"
         )
     window = rules.effective_window(loaded.campaign.pacing.window)
-    _apply_windows(con, window, at)
+    _apply_windows(con, window, at, base)
 
     counts = {k: v for k, v in selection.counts.items() if k != "selected"}
     states = dict(con.execute("SELECT __final, count(*) FROM __plan GROUP BY 1").fetchall())
@@ -166,12 +167,16 @@ def plan_campaign(
     )
     limit = "" if show is None else f"LIMIT {int(show)}"
     name_col = "prospect_name" if "prospect_name" in selection.columns else None
+    # the first `show` leads, then their names: a join of every planned lead would cost more
     rows = con.execute(
-        f"""SELECT p.__order, p.__row, p.__e164, p.__zones, p.__used, p.__final, p.__next,
+        f"""WITH p AS (
+                SELECT __order, __row, __e164, __zones, __used, __final, __next FROM __plan
+                WHERE __final IN ('callable_now', 'outside_window', 'waiting_retry')
+                ORDER BY __order {limit})
+            SELECT p.__order, p.__row, p.__e164, p.__zones, p.__used, p.__final, p.__next,
                    {"s.prospect_name" if name_col else "NULL"}
-            FROM __plan p JOIN __sel s USING (__row)
-            WHERE p.__final IN ('callable_now', 'outside_window', 'waiting_retry')
-            ORDER BY p.__order {limit}"""
+            FROM p JOIN __sel s USING (__row)
+            ORDER BY p.__order"""
     ).fetchall()
     for order, row, phone, zones, used, state, nxt, name in rows:
         next_at = datetime.fromtimestamp(nxt, UTC) if nxt is not None else None
@@ -200,11 +205,12 @@ def local_text(when: datetime | None, zones: list[str]) -> str | None:
 
 
 def _apply_windows(
-    con: duckdb.DuckDBPyConnection, window: CallingWindow | None, at: datetime
+    con: duckdb.DuckDBPyConnection, window: CallingWindow | None, at: datetime, base: str
 ) -> None:
-    """Add `__final` (state) and `__next` (epoch of next allowed dial) to `__plan`."""
+    """Make `__plan`: the rows of `base` (a SELECT of the selected leads with their `__state`)
+    plus `__final` (state) and `__next` (epoch of next allowed dial)."""
     groups = con.execute(
-        "SELECT DISTINCT __zones, __due FROM __plan WHERE __state IN ('due', 'waiting_retry')"
+        f"SELECT DISTINCT __zones, __due FROM ({base}) WHERE __state IN ('due', 'waiting_retry')"
     ).fetchall()
     con.execute(
         "CREATE OR REPLACE TEMP TABLE __next (zkey VARCHAR, due DOUBLE, nxt DOUBLE, open BOOLEAN)"
@@ -227,14 +233,14 @@ def _apply_windows(
             [list(c) for c in zip(*values, strict=True)],
         )
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE __plan AS
+        f"""CREATE OR REPLACE TEMP TABLE __plan AS
            SELECT p.*, n.nxt AS __next, CASE
                WHEN p.__state = 'due' AND n.nxt IS NULL THEN 'no_window'
                WHEN p.__state = 'waiting_retry' AND n.nxt IS NULL THEN 'no_window'
                WHEN p.__state = 'due' AND n.open THEN 'callable_now'
                WHEN p.__state = 'due' THEN 'outside_window'
                ELSE p.__state END AS __final
-           FROM __plan p LEFT JOIN __next n
+           FROM ({base}) p LEFT JOIN __next n
              ON n.zkey = array_to_string(p.__zones, chr(31))
             AND n.due IS NOT DISTINCT FROM p.__due"""
     )

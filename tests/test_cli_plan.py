@@ -108,3 +108,9 @@ def test_project_quiet_hours_narrow_every_campaign(project):
 def test_plan_bad_at(project):
     res = cli("plan", "campaigns/example.yaml", "--at", "tomorrow")
     assert res.exit_code == 1 and "--at: expected an ISO time" in res.stderr
+
+
+def test_plan_at_out_of_calendar_range(project):
+    res = cli("plan", "campaigns/example.yaml", "--at", "9999-12-31T23:59:59-05:00")
+    assert res.exit_code == 1 and "between the years 1900 and 8999" in res.stderr
+    assert "Traceback" not in res.stderr

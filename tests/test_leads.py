@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+import dialer.leads as leads_module
 from dialer.campaign.load import load_campaign
 from dialer.errors import CampaignInvalid, DialerError, LeadSourceError
 from dialer.leads import fetch_leads, select_leads
@@ -218,3 +219,38 @@ def test_phone_header_hint(project):
     with pytest.raises(LeadSourceError) as info:
         select_leads(load_campaign(path, env={}))
     assert "leads.columns: {phone: 'Mobile Phone'}" in info.value.format()
+
+
+@pytest.mark.parametrize("in_scan", [False, True])
+@pytest.mark.parametrize(("where", "matched"), [("industry = 'saas'", 4673), ("score > 1000", 0)])
+def test_source_rows_and_row_numbers_when_the_last_rows_do_not_match(
+    people, monkeypatch, in_scan, where, matched
+):
+    # the source is read once, keeping the rows `where` matches and the last row, which
+    # counts the source; in the SQL path, with the numbers read in that pass or after it
+    monkeypatch.setattr(leads_module, "SMALL_SOURCE", 0)
+    monkeypatch.setattr(leads_module, "BIG_SOURCE_BYTES", 0 if in_scan else 10**12)
+    many = "".join(
+        f"P{i},+1 201 555 {i:04d},,{'retail' if i % 3 == 0 else 'saas'},{i % 100}\n"
+        for i in range(7000)
+    )
+    (people / "leads" / "people2.csv").write_text(HEADER + many)  # the last one is retail
+    text = CAMPAIGN.format(where=where).replace("people.csv", "peo*.csv")
+    sel = select_leads(load_campaign(write_campaign(people, text), env={}))
+    assert sel.source_rows == 7008
+    assert sel.counts["not_matched"] == 7008 - matched
+    assert sum(v for k, v in sel.counts.items() if k not in ("source_rows", "not_matched")) == (
+        matched
+    )
+    rows = dict(sel.con.execute("SELECT __row, prospect_name FROM __sel").fetchall())
+    assert len(rows) == matched
+    if matched:
+        assert rows[1] == "Ann" and 7 not in rows and rows[10] == "P1" and rows[7007] == "P6998"
+        assert 9 not in rows and 7008 not in rows
+
+
+def test_a_where_that_fails_on_the_data_names_the_where(people):
+    with pytest.raises(DialerError) as info:
+        select(people, where="CAST(prospect_name AS INTEGER) > 0")
+    text = info.value.format()
+    assert "lead query failed" in text and "leads.where" in text and ":5:" in text, text

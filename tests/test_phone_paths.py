@@ -33,27 +33,33 @@ WRITTEN = [
     "+55 11 91234-5678",
     "+7 495 123-45-67",
 ]
+STOP = ["+1 312 555 0142", "+44 20 7946 0958"]
 
 
-def selection(project, monkeypatch, small: bool):
-    rows = "\n".join(f'"{w}",{i}' for i, w in enumerate(WRITTEN))
+def selection(project, monkeypatch, small: bool, in_scan: bool = False, written=WRITTEN, stop=STOP):
+    rows = "\n".join(f'"{w}",{i}' for i, w in enumerate(written))
     (project / "leads" / "mixed.csv").write_text("phone,n\n" + rows + "\n")
+    (project / "leads" / "stop.csv").write_text("phone\n" + "\n".join(stop) + "\n")
     path = write_campaign(
         project,
-        "name: P\nleads: {source: ../leads/mixed.csv}\nagent: {instructions: x, opening: y}\n",
+        "name: P\nleads: {source: ../leads/mixed.csv}\nsuppress: [../leads/stop.csv]\n"
+        "agent: {instructions: x, opening: y}\n",
     )
     monkeypatch.setattr(leads_module, "SMALL_SOURCE", 10_000 if small else 0)
+    # a source this big has its numbers read in the pass that reads it
+    monkeypatch.setattr(leads_module, "BIG_SOURCE_BYTES", 0 if in_scan else 10**12)
     sel = select_leads(load_campaign(path, env={}))
-    return {
-        lead["n"]: (lead["phone"], tuple(lead["timezones"]))
+    return sel, {
+        lead["n"]: (lead["phone"], tuple(lead["timezones"]), lead["__stage"])
         for lead in fetch_leads(sel, "true", order="__row")
         if lead["key"]
     }
 
 
-def test_sql_path_agrees_with_phonenumbers(project, monkeypatch):
-    python = selection(project, monkeypatch, small=True)
-    sql = selection(project, monkeypatch, small=False)
+@pytest.mark.parametrize("in_scan", [False, True])
+def test_sql_path_agrees_with_phonenumbers(project, monkeypatch, in_scan):
+    _, python = selection(project, monkeypatch, small=True)
+    _, sql = selection(project, monkeypatch, small=False, in_scan=in_scan)
     assert python, "the Python path found no valid number"
     # the SQL may refuse a number phonenumbers accepts (do not dial), never the reverse
     assert set(sql) <= set(python)
@@ -61,6 +67,29 @@ def test_sql_path_agrees_with_phonenumbers(project, monkeypatch):
         assert value == python[n], WRITTEN[n]
     assert set(python) == {i for i, w in enumerate(WRITTEN) if normalize_phone(w) is not None}
     assert len(sql) >= 12, sorted(set(python) - set(sql))  # the common written forms all parse
+    stages = {n: stage for n, (_, _, stage) in sql.items()}
+    assert stages[2] == stages[5] == "suppressed"  # listed in another form, and from abroad
+    assert stages[6] == "duplicate"  # the number of row 5 again, in another form
+
+
+@pytest.mark.parametrize("in_scan", [False, True])
+def test_usual_forms_need_no_compiled_macro(project, monkeypatch, in_scan):
+    # the region's usual forms take the fast path; dialer_e164 (slow to compile) only when
+    # some number needs it
+    usual = ["(212) 555-0199", "312.555.0142", "1-415-555-0111", "+1 201-555-0123", "n/a"]
+    stop = ["312-555-0142"]
+    sel, sql = selection(project, monkeypatch, False, in_scan, written=usual, stop=stop)
+    macros = "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'dialer_e164'"
+    assert sel.con.execute(macros).fetchone() == (0,)
+    assert {n: phone for n, (phone, _, _) in sql.items()} == {
+        0: "+12125550199",
+        1: "+13125550142",
+        2: "+14155550111",
+        3: "+12015550123",
+    }
+    assert sql[1][2] == "suppressed"
+    sel, _ = selection(project, monkeypatch, small=False, in_scan=in_scan)
+    assert sel.con.execute(macros).fetchone() == (1,)
 
 
 @pytest.mark.parametrize("region", ["US", "GB", "DE", "IN", "AU", "BR"])

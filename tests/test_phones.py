@@ -11,6 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialer.phones import (
+    fast_phone_sql,
+    fast_timezones_sql,
+    install_fast_phone_sql,
     install_phone_sql,
     normalize_phone,
     timezones_for_phone,
@@ -265,3 +268,107 @@ def test_parity_on_random_input(con, rows):
 def test_zones_on_random_numbers(con, rows):
     numbers = sorted({e for raw, region in rows if (e := normalize_phone(raw, region))})
     assert sql_zones(con, numbers) == [timezones_for_phone(e) for e in numbers]
+
+
+# --- the fast path -------------------------------------------------------------------------------
+#
+# fast_phone_sql decides the usual written forms of one region and leaves the rest ('?') to
+# dialer_e164: what it decides must be exactly what phonenumbers says (and outside the grammar,
+# NULL as dialer_e164 says), with the region phonenumbers assigns; its zones exactly
+# phonenumbers' zones.
+
+
+def fast_e164(con, region: str, raws: list[str | None]) -> list[tuple[str | None, str | None]]:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE f AS SELECT unnest($1) AS i, unnest($2::VARCHAR[]) AS raw",
+        [list(range(len(raws))), raws],
+    )
+    sql = fast_phone_sql("SELECT * FROM f", "raw", region)
+    return con.execute(f"SELECT __e164, __region FROM ({sql}) ORDER BY i").fetchall()
+
+
+def assert_fast_parity(con, region: str, raws: list[str | None]) -> int:
+    """Check every answer the fast path gives; returns how many it gave."""
+    decided = 0
+    for raw, (e164, where) in zip(raws, fast_e164(con, region, raws), strict=True):
+        if e164 == "?":
+            assert where is None
+            continue
+        decided += 1
+        want = normalize_phone(raw, region)
+        if e164 != want:  # only where dialer_e164 says NULL too: outside its grammar
+            assert e164 is None and (raw is None or not GRAMMAR.fullmatch(raw) or len(raw) > 250)
+            assert sql_e164(con, [(raw, region)]) == [None], (raw, region, want)
+        elif want is not None:
+            assert where == pn.region_code_for_number(pn.parse(want)), (raw, region)
+        else:
+            assert where is None
+    install_fast_phone_sql(con, region)
+    sql = fast_phone_sql("SELECT * FROM f", "raw", region)
+    zoned = fast_timezones_sql(f"SELECT * FROM ({sql})", "__e164", "__region", region, "z")
+    for e164, zones in con.execute(
+        f"SELECT __e164, z FROM ({zoned}) WHERE __region IS NOT NULL"
+    ).fetchall():
+        assert tuple(zones or ()) == timezones_for_phone(e164), e164
+    return decided
+
+
+def test_fast_path_examples(con):
+    raws = ["(201) 555-0123", "201.555.0123", "1-201-555-0123", "+1 201 555 0123", "n/a", ""]
+    raws += ["(211) 555-0123", "+44 20 7946 0958", "011 44 20 7946 0958", "201-555-0123 x12"]
+    assert fast_e164(con, "us", raws) == [("+12015550123", "US")] * 4 + [(None, None)] * 3 + [
+        ("?", None),  # another country: dialer_e164's
+        ("?", None),  # an international prefix: dialer_e164's
+        (None, None),  # an extension: outside the grammar, as dialer_e164
+    ]
+    assert fast_e164(con, "GB", ["020 7946 0958", "+44 (0)20 7946 0958"]) == [
+        ("+442079460958", "GB"),
+        ("?", None),
+    ]
+    assert fast_phone_sql("SELECT 1 AS raw", "raw", "XX") is None
+    assert fast_phone_sql("SELECT 1 AS raw", "raw", None) is None
+
+
+def test_fast_path_over_every_region(con):
+    by_reader: dict[str, set[str]] = {}
+    for region, number in examples():
+        for raw, reader in written(region, number):
+            by_reader.setdefault(reader, set()).add(raw)
+        # national digits that start with the country code: read as international or not
+        cc, nsn = str(number.country_code), pn.national_significant_number(number)
+        national = re.sub(r"\D", "", pn.format_number(number, F.NATIONAL))
+        by_reader[region] |= {cc + nsn, cc + " " + national, cc + national}
+    decided = 0
+    for reader, raws in sorted(by_reader.items()):
+        decided += assert_fast_parity(con, reader, sorted(raws))
+    assert decided > 3000  # the usual forms are decided without dialer_e164
+
+
+def test_fast_path_every_nanp_area_code(con):
+    forms = ["({a}) {b}-{c}", "{a}-{b}-{c}", "1-{a}-{b}-{c}", "+1 {a} {b} {c}", "1{a}{b}{c}"]
+    raws = [
+        form.format(a=f"{npa:03d}", b=exchange, c="0123")
+        for npa in range(100, 1000)
+        for exchange in ("555", "201", "911", "011")
+        for form in forms
+    ]
+    assert assert_fast_parity(con, "US", raws) > len(raws) * 0.8
+    for region in ("CA", "PR"):  # ("1-201-..." in Puerto Rico: dialer_e164's)
+        assert_fast_parity(con, region, raws)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.sampled_from(REGIONS + ["US", "US", "GB", "DE", "IN", "BR", "JP", "AR"]),
+    st.lists(
+        st.one_of(numberish(), digit_strings, junk).map(lambda pair: pair[0]),
+        min_size=50,
+        max_size=200,
+    ),
+)
+def test_fast_path_on_random_input(con, region, raws):
+    assert_fast_parity(con, region, raws)
