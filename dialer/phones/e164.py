@@ -28,17 +28,6 @@ _GROUPS = ("12", "345", "6789")  # first digit of the country code: one validity
 # Patterns are "keyed": region-keyed ones run on "US:2015550123", cc-keyed ones on "12015550123".
 
 
-def _counts(lengths) -> str:
-    """A regex for digit strings whose length is in `lengths` (runs as \\d{a,b})."""
-    runs: list[list[int]] = []
-    for n in sorted(lengths):
-        if runs and n == runs[-1][1] + 1:
-            runs[-1][1] = n
-        else:
-            runs.append([n, n])
-    return "|".join(rf"\d{{{a}}}" if a == b else rf"\d{{{a},{b}}}" for a, b in runs) or "x"
-
-
 def _alternatives(pattern: str) -> list[str]:
     """The top-level alternatives of a regex."""
     alts, depth, start, i = [], 0, 0, 0
