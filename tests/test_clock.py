@@ -230,6 +230,47 @@ def test_virtual_runs_are_deterministic():
     assert [at for at, _ in first] == sorted(at for at, _ in first)
 
 
+def _timer_order(loop: asyncio.AbstractEventLoop, base: float) -> list[int]:
+    """Fire order of 300 timers over three instants 10 ms apart (most of them tied), after
+    cancelling most of them at once (the loop then drops the cancelled ones in one pass) and,
+    while they fire, a few more."""
+    rng = random.Random(11)
+    fired: list[int] = []
+    handles: list[asyncio.TimerHandle] = []
+
+    def fire(i: int) -> None:
+        fired.append(i)
+        if i % 7 == 0 and i + 1 < len(handles):
+            handles[i + 1].cancel()
+        if len(fired) == 120 - 5:
+            loop.stop()
+
+    def schedule() -> None:
+        for i in range(300):
+            handles.append(loop.call_at(base + rng.choice((0.0, 0.01, 0.02)), fire, i))
+        for i in rng.sample(range(300), 180):
+            handles[i].cancel()
+
+    loop.call_soon(schedule)
+    loop.call_at(base + 1.0, loop.stop)  # a safety net, in case fewer fire
+    loop.run_forever()
+    return fired
+
+
+def test_timers_due_at_one_instant_fire_in_asyncio_s_own_order():
+    # The virtual loop keeps its timer heap differently; it must pop exactly as asyncio does.
+    virtual = VirtualTimeLoop()
+    real = asyncio.SelectorEventLoop()
+    try:
+        expected = _timer_order(real, real.time() + 0.05)
+        got = _timer_order(virtual, virtual.time() + 0.05)
+    finally:
+        real.close()
+        virtual.close()
+    assert len(expected) > 100
+    assert got == expected
+
+
 def test_run_virtual_returns_the_result_and_raises_what_main_raises():
     async def boom(clock: VirtualClock) -> None:
         await clock.sleep(10)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from datetime import UTC, datetime, time
 
 import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from dialer.runner.leadqueue import LeadQueue, LeadState, QueueRules
+from dialer.schedule.clock import run_virtual
+from dialer.schedule.rate import RateLimiter
+from dialer.schedule.window import CallingWindow
+from dialer.store import writer
 
 from . import runlog
 from .conftest import cli, write_campaign
@@ -195,3 +203,96 @@ def test_random_campaigns_never_break_pacing(
         "callback": 7200,
     }
     assert runlog.early_retries(rows, delays) == []
+
+
+def logged(db) -> tuple[list, ...]:
+    """All a run logged, attempts named by their number in the run (run ids differ)."""
+    con = duckdb.connect(str(db), read_only=True)
+    n = "split_part(attempt_id, '-', 2)"
+    queries = (
+        f"SELECT {n}, * EXCLUDE (attempt_id, run_id) FROM attempts ORDER BY 1",
+        f"SELECT {n}, seq, spoken_at, role, text FROM transcripts ORDER BY 1, 2",
+        f"SELECT phone, added_at, source, reason, {n} FROM dnc ORDER BY 1",
+        "SELECT occurred_at, kind FROM events ORDER BY 1, 2",
+    )
+    out = tuple(con.execute(q).fetchall() for q in queries)
+    con.close()
+    return out
+
+
+def test_a_forecast_s_log_does_not_depend_on_how_its_writes_are_batched(project, monkeypatch):
+    # A forecast commits in batches and holds a dial whose result is not in yet for the next
+    # batch, so each attempt is one whole row; before DuckDB 2.0 rows go as lists, not through a
+    # query appender. However the writes are cut and sent, the log is the same.
+    write_campaign(project, campaign_text(max_concurrent=4))
+    args = ("campaigns/c.yaml", "--virtual-time", "--start", MONDAY, "--days", "7", "--seed", "3")
+    run_json(*args, "--db", "runs/one.duckdb")  # this small run fits in one batch
+    monkeypatch.setattr(writer.RunLogWriter, "SYNC_BATCH", 3)
+    run_json(*args, "--db", "runs/many.duckdb")
+    monkeypatch.setattr(writer, "_APPENDER", False)
+    run_json(*args, "--db", "runs/lists.duckdb")
+    attempts, transcripts, dnc, events = one = logged(project / "runs/one.duckdb")
+    assert len(attempts) > 20 and transcripts and dnc and len(events) == 2
+    rows = runlog.attempts(project / "runs/many.duckdb")
+    assert rows and all(r["status"] != "dialing" and r["ended"] for r in rows)
+    assert logged(project / "runs/many.duckdb") == one
+    assert logged(project / "runs/lists.duckdb") == one
+
+
+def test_a_real_time_run_logs_the_same_with_or_without_the_appender(project, monkeypatch):
+    # real time: intents are inserted and committed before the dial, results update them later
+    (project / "dialer.yaml").write_text("quiet_hours: {start: '00:00', end: '24:00'}\n")
+    text = campaign_text(
+        max_concurrent=4, cpm=6000, start="00:00", end="24:00", attempts=1, answer=0.5
+    ).replace("pacing:", "pacing:\n  ring_timeout: 0s", 1)
+    text = text.replace("window: {", "window: {override_reason: test, ")
+    text += "  ring_time: {min: 0s, max: 0s}\n  talk_time: {min: 0s, max: 0s}\n"
+    write_campaign(project, text)
+    run_json("campaigns/c.yaml", "--db", "runs/appender.duckdb")
+    monkeypatch.setattr(writer, "_APPENDER", False)
+    run_json("campaigns/c.yaml", "--db", "runs/lists.duckdb")
+
+    def outcomes(db):
+        con = duckdb.connect(str(db), read_only=True)
+        rows = con.execute(
+            "SELECT phone, attempt_no, status, disposition, sip_status, "
+            "(SELECT count(*) FROM transcripts t WHERE t.attempt_id = a.attempt_id) "
+            "FROM attempts a ORDER BY phone"
+        ).fetchall()
+        con.close()
+        return rows
+
+    rows = outcomes(project / "runs/appender.duckdb")
+    assert len(rows) > 10 and all(r[2] != "dialing" for r in rows)
+    assert outcomes(project / "runs/lists.duckdb") == rows
+
+
+ALWAYS = CallingWindow(frozenset(range(7)), time(0, 0), time(23, 59))
+
+
+def _lead(order: int) -> LeadState:
+    phone = f"+1212555{order:04d}"
+    return LeadState(order, order, phone, ("UTC",), {"phone": phone})
+
+
+def test_a_waiting_queue_wakes_for_a_lead_ready_sooner():
+    # next() waits for the head; a lead pushed to be ready sooner is dialed at its own time,
+    # one pushed for later waits its turn
+    async def main(clock) -> list[tuple[int, float, float]]:
+        queue = LeadQueue(clock, QueueRules(ALWAYS, 3), RateLimiter(600), set(), wait=True)
+        t0 = clock.timestamp()
+        queue.push(_lead(1), t0 + 3600)
+        first = asyncio.ensure_future(queue.next())
+        await clock.sleep(60)
+        queue.push(_lead(2), t0 + 7200)
+        queue.push(_lead(3), t0 + 600)
+        await clock.sleep(1)
+        queue.push(_lead(4), t0 + 1200)
+        dials = []
+        for _ in range(4):
+            lead = await first if not dials else await queue.next()
+            dials.append((lead.order, clock.timestamp() - t0, lead.ready_at - t0))
+        return dials
+
+    got = run_virtual(main, datetime(2026, 11, 23, 1, tzinfo=UTC))
+    assert got == [(3, 600, 600), (4, 1200, 1200), (1, 3600, 3600), (2, 7200, 7200)]

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from dialer.schedule.window import (
     DAYS,
     CallingWindow,
+    WindowCache,
     is_open,
     next_open,
     open_intervals,
@@ -219,6 +220,33 @@ def test_open_intervals_agree_with_is_open(window, zones, start, span_seconds, f
         if start <= t < end:
             inside = any(a <= t < b for a, b in intervals)
             assert inside == checked(window, zones, t), t
+
+
+@prop
+@given(
+    windows(),
+    zone_sets,
+    instants,
+    st.lists(st.integers(-3 * 86400, 10 * 86400), min_size=20, max_size=20),
+    st.sampled_from([0.0, 1e-7, 4e-7, 5e-7, 6e-7, 9e-7, 1.5e-6, 2.5e-6]),
+)
+def test_window_cache_answers_as_is_open_and_next_open(window, zones, at, seconds, nudge):
+    # The queue asks at epoch seconds that are seldom whole microseconds, often next to an edge;
+    # the cache answers from intervals and must agree with the datetime functions every time.
+    cache = WindowCache(window)
+    key = tuple(zones)
+    base = at.astimezone(UTC)
+    edges = [a for a, _ in open_intervals(window, zones, base, base + timedelta(days=10))]
+    edges += [b for _, b in open_intervals(window, zones, base, base + timedelta(days=10))]
+    probes = [base + timedelta(seconds=s) for s in seconds] + edges[:10]
+    for probe in probes:
+        for sign in (-1, 1):
+            epoch = probe.timestamp() + sign * nudge
+            when = datetime.fromtimestamp(epoch, UTC)  # what the queue's instant means
+            assert cache.is_open(key, epoch) == is_open(window, zones, when), (when, epoch)
+            expected = when if is_open(window, zones, when) else next_open(window, zones, when)
+            first = cache.first_open(key, epoch)
+            assert first == (None if expected is None else expected.timestamp()), (when, epoch)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
+import struct
 
 from dialer.backends.base import CallRequest, CallResult
 
@@ -30,6 +31,7 @@ _REPLIES = {
 
 _OUTCOMES = ("completed", "busy", "no_answer", "voicemail", "failed")
 _TO_UNIT = 2.0**-64
+_FIVE_WORDS = struct.Struct("<5Q")
 
 
 class SimulatedBackend:
@@ -42,17 +44,24 @@ class SimulatedBackend:
         self.seed = seed
         self.speed = speed if speed > 0 else 1.0
         self._cache: dict = {}
+        self._last: tuple | None = None  # (simulate, dispositions, profile) of the last request
 
     async def _wait(self, seconds: float) -> None:
         if seconds > 0:
             await self.clock.sleep(seconds / self.speed)
 
-    def _weights(self, request: CallRequest) -> tuple[list[float], list[str], list[float]]:
-        """Cumulative outcome and disposition weights, computed once per campaign revision."""
+    def _profile(self, request: CallRequest) -> tuple:
+        """Cumulative outcome and disposition weights and the ring and talk ranges in seconds,
+        worked out once per campaign revision."""
         sim = request.simulate
+        last = self._last
+        # the runner gives all requests of a revision the same two objects
+        if last is not None and last[0] is sim and last[1] is request.dispositions:
+            return last[2]
         key = (id(sim), tuple(request.dispositions))
         cached = self._cache.get(key)
-        if cached is None:
+        # the entry holds `sim` itself, so its id can not be reused by another while cached
+        if cached is None or cached[0] is not sim:
             rates = [sim.answer, sim.busy, sim.no_answer, sim.voicemail, sim.failed]
             names = list(request.dispositions)
             weights = [
@@ -61,26 +70,37 @@ class SimulatedBackend:
                 else DEFAULT_DISPOSITION_WEIGHTS.get(n, 1.0)
                 for n in names
             ]
-            cached = (list(itertools.accumulate(rates)), names, list(itertools.accumulate(weights)))
+            ring = sim.ring_time.min.total_seconds(), sim.ring_time.max.total_seconds()
+            talk = sim.talk_time.min.total_seconds(), sim.talk_time.max.total_seconds()
+            cached = (
+                sim,
+                list(itertools.accumulate(rates)),
+                names,
+                list(itertools.accumulate(weights)),
+                ring[0],
+                ring[1] - ring[0],
+                talk[0],
+                talk[1] - talk[0],
+            )
             self._cache = {key: cached, **self._cache} if len(self._cache) < 64 else {key: cached}
+        self._last = (sim, request.dispositions, cached)
         return cached
 
     def draw(self, request: CallRequest) -> tuple[str, float, float, str | None, float | None]:
         """(status, ring seconds, talk seconds, disposition, callback delay) for this attempt."""
-        sim = request.simulate
         # Five uniforms in [0, 1) from one hash of (seed, lead, attempt): deterministic across
         # runs and machines, and cheaper than seeding a random.Random for every call.
         digest = hashlib.blake2b(
             f"{self.seed}\0{request.lead_key}\0{request.attempt_no}".encode(), digest_size=40
         ).digest()
-        u = [int.from_bytes(digest[i : i + 8], "little") * _TO_UNIT for i in range(0, 40, 8)]
-        outcome_edges, names, disposition_edges = self._weights(request)
-        pick = u[0] * outcome_edges[-1]
+        u0, u1, u2, u3, u4 = _FIVE_WORDS.unpack(digest)
+        _, outcome_edges, names, disposition_edges, ring_min, ring_span, talk_min, talk_span = (
+            self._profile(request)
+        )
+        pick = u0 * _TO_UNIT * outcome_edges[-1]
         status = _OUTCOMES[min(bisect.bisect_right(outcome_edges, pick), 4)]
-        ring_min, ring_max = sim.ring_time.min.total_seconds(), sim.ring_time.max.total_seconds()
-        talk_min, talk_max = sim.talk_time.min.total_seconds(), sim.talk_time.max.total_seconds()
-        ring = ring_min + (ring_max - ring_min) * u[1]
-        talk = talk_min + (talk_max - talk_min) * u[2]
+        ring = ring_min + ring_span * (u1 * _TO_UNIT)
+        talk = talk_min + talk_span * (u2 * _TO_UNIT)
         if status == "no_answer":
             ring, talk = request.ring_timeout, 0.0
         elif status == "busy":
@@ -93,10 +113,10 @@ class SimulatedBackend:
         talk = min(talk, request.max_call_duration)
         disposition, callback = None, None
         if status == "completed" and names and disposition_edges[-1] > 0:
-            pick = u[3] * disposition_edges[-1]
+            pick = u3 * _TO_UNIT * disposition_edges[-1]
             disposition = names[min(bisect.bisect_right(disposition_edges, pick), len(names) - 1)]
             if disposition == "callback":
-                callback = 3600 + (2 * 86400 - 3600) * u[4]
+                callback = 3600 + (2 * 86400 - 3600) * (u4 * _TO_UNIT)
         return status, ring, talk, disposition, callback
 
     async def place_call(self, request: CallRequest) -> CallResult:
@@ -114,7 +134,7 @@ class SimulatedBackend:
                 await self._wait(talk)
             ended = self.clock.timestamp()
         elif ring + talk > 0:
-            await self._wait(ring + talk)
+            await self.clock.sleep((ring + talk) / self.speed)
             ended = self.clock.timestamp()
         answered_at = min(started + ring / self.speed, ended)
         answered = answered_at if answers else None

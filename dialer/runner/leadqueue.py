@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from dialer.schedule.window import CallingWindow, is_open, next_open
+from dialer.schedule.window import CallingWindow, WindowCache
 
 # Times are compared at microsecond precision; a shorter wait would be due at once and spin.
 _MIN_PAUSE = 0.001
@@ -85,8 +85,14 @@ class LeadQueue:
         self._heap: list[tuple[float, int, int, LeadState]] = []
         self._seq = itertools.count()
         self._lock = asyncio.Lock()
-        self._changed = asyncio.Event()
+        # the one worker that waits inside `next()` (it holds the lock) waits on this future, for
+        # its timer, a stop or a rule change, and for what else can change its answer: a lead
+        # pushed to be ready before `_wake_below`, a call ending when `_wake_on_end`
+        self._waiter: asyncio.Future | None = None
+        self._wake_below = -math.inf
+        self._wake_on_end = False
         self._stopped = False
+        self._windows: WindowCache | None = None
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -94,30 +100,40 @@ class LeadQueue:
     def _now(self) -> float:
         return self.clock.timestamp()
 
-    def push(self, lead: LeadState, not_before: float) -> bool:
-        """Queue a lead for its first allowed instant at or after `not_before`; False if never."""
+    def _window(self) -> WindowCache | None:
+        """The window checks of the rules in force (rebuilt when the rules' window changes)."""
         window = self.rules.window
         if window is None:
+            return None
+        cache = self._windows
+        if cache is None or cache.window is not window:
+            cache = self._windows = WindowCache(window)
+        return cache
+
+    def _changed(self) -> None:
+        """Something a waiting `next()` may be waiting for happened: let it look again."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def push(self, lead: LeadState, not_before: float) -> bool:
+        """Queue a lead for its first allowed instant at or after `not_before`; False if never."""
+        window = self._window()
+        start = max(not_before, self._now())
+        ready = None if window is None else window.first_open(lead.zones, start)
+        if ready is None:
             self.stats.dropped_no_window += 1
             return False
-        start = datetime.fromtimestamp(max(not_before, self._now()), UTC)
-        if is_open(window, lead.zones, start):
-            ready = start.timestamp()
-        else:
-            when = next_open(window, lead.zones, start)
-            if when is None:
-                self.stats.dropped_no_window += 1
-                return False
-            ready = when.timestamp()
         lead.ready_at = ready
         heapq.heappush(self._heap, (ready, lead.order, next(self._seq), lead))
-        self._changed.set()
+        if ready < self._wake_below:
+            self._changed()
         return True
 
     def stop(self) -> None:
         """No new dials from now on (calls in progress go on)."""
         self._stopped = True
-        self._changed.set()
+        self._changed()
 
     @property
     def stopped(self) -> bool:
@@ -125,27 +141,37 @@ class LeadQueue:
 
     def finished_call(self) -> None:
         self.in_flight -= 1
-        self._changed.set()
+        if self._wake_on_end:
+            self._changed()
 
     def next_ready_at(self) -> float | None:
         return self._heap[0][0] if self._heap else None
 
-    async def _pause(self, seconds: float | None) -> None:
-        """Wait until something changes or `seconds` pass (None: until something changes)."""
-        self._changed.clear()
-        if seconds is None:
-            await self._changed.wait()
-            return
-        # asyncio.timeout, not wait_for: no extra task per pause (this is the dial hot path)
+    async def _pause(
+        self, seconds: float | None, below: float = -math.inf, on_end: bool = False
+    ) -> None:
+        """Wait until `seconds` pass (None: no limit), the queue stops, the rules change, a
+        lead is pushed to be ready before `below`, or (`on_end`) a call ends."""
+        # One future and at most one timer, no task and no exception: this is the dial hot path.
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        self._wake_below, self._wake_on_end = below, on_end
+        timer = None
+        if seconds is not None:
+            timer = loop.call_at(loop.time() + max(seconds, 0.0), _wake, waiter, _TIMER)
         try:
-            async with asyncio.timeout(max(seconds, 0.0)):
-                await self._changed.wait()
-        except TimeoutError:
-            pass
+            await waiter
+        finally:
+            self._waiter = None
+            self._wake_below, self._wake_on_end = -math.inf, False
+            if timer is not None and (waiter.cancelled() or waiter.result() is not _TIMER):
+                timer.cancel()  # it has not fired
 
     async def next(self) -> LeadState | None:
         """The next lead to dial now, or None when the run should dial no more."""
-        async with self._lock:
+        # acquire/release rather than `async with`: two coroutines less per dial
+        await self._lock.acquire()
+        try:
             while True:
                 if self._stopped:
                     return None
@@ -155,7 +181,7 @@ class LeadQueue:
                 if not self._heap:
                     if self.in_flight == 0:
                         return None
-                    await self._pause(None)
+                    await self._pause(None, math.inf, on_end=True)
                     continue
                 ready = self._heap[0][0]
                 if self.stop_at is not None and ready >= self.stop_at:
@@ -163,17 +189,18 @@ class LeadQueue:
                     if self.in_flight == 0:
                         self.stats.left_waiting = len(self._heap)
                         return None
-                    await self._pause(None)
+                    await self._pause(None, self.stop_at, on_end=True)
                     continue
                 if ready > now:
                     if not self.wait and self.in_flight == 0:
                         self.stats.left_waiting = len(self._heap)
                         return None
-                    await self._pause(max(ready - now, _MIN_PAUSE))
+                    await self._pause(max(ready - now, _MIN_PAUSE), ready, on_end=not self.wait)
                     continue
                 mono = self.clock.monotonic()
                 allowed = self.rate.next_allowed(mono)
                 if allowed > mono:
+                    # the head is due: only time (or a stop, or new rules) lets it be dialed
                     await self._pause(max(allowed - mono, _MIN_PAUSE))
                     continue
                 _, _, _, lead = heapq.heappop(self._heap)
@@ -182,6 +209,8 @@ class LeadQueue:
                     self.stats.dialed += 1
                     self.in_flight += 1
                     return lead
+        finally:
+            self._lock.release()
 
     def _admit(self, lead: LeadState, now: float) -> bool:
         """Last checks at the moment of the dial; a deferred lead goes back in the queue."""
@@ -191,8 +220,8 @@ class LeadQueue:
         if lead.attempts >= self.rules.max_attempts:
             self.stats.dropped_attempts += 1
             return False
-        window = self.rules.window
-        if window is None or not is_open(window, lead.zones, datetime.fromtimestamp(now, UTC)):
+        window = self._window()
+        if window is None or not window.is_open(lead.zones, now):
             self.stats.deferred_window += 1
             self.push(lead, now)
             return False
@@ -218,7 +247,7 @@ class LeadQueue:
         return [entry[3] for entry in self._heap]
 
     def wake(self) -> None:
-        self._changed.set()
+        self._changed()
 
     def replace_rules(
         self, rules: QueueRules, reschedule: Callable[[], None] | None = None
@@ -226,4 +255,12 @@ class LeadQueue:
         self.rules = rules
         if reschedule:
             reschedule()
-        self._changed.set()
+        self._changed()
+
+
+_TIMER = object()  # what a pause's timer wakes it with
+
+
+def _wake(waiter: asyncio.Future, why: object) -> None:
+    if not waiter.done():
+        waiter.set_result(why)

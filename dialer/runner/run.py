@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import gc
 import os
 import signal
 import socket
 import subprocess
+import threading
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,6 +92,38 @@ class Revision:
     @property
     def campaign(self):
         return self.loaded.campaign
+
+    # What every dial of this revision shares, worked out once rather than per dial.
+    @functools.cached_property
+    def known_dispositions(self) -> frozenset[str]:
+        return frozenset(self.campaign.disposition_names)
+
+    @functools.cached_property
+    def retry_seconds(self) -> dict[str, float]:
+        """Retry delay by status, in seconds."""
+        return {k: v.total_seconds() for k, v in self.campaign.pacing.retry.items()}
+
+    @functools.cached_property
+    def request_fields(self) -> dict:
+        """The `CallRequest` fields that are the same for every dial of this revision."""
+        campaign = self.campaign
+        pacing, telephony = campaign.pacing, campaign.telephony
+        return {
+            "campaign": campaign.name,
+            "revision": self.loaded.revision,
+            # one list for all of this revision's requests: backends read it, never change it
+            "dispositions": campaign.disposition_names,
+            "max_call_duration": pacing.max_call_duration.total_seconds(),
+            "ring_timeout": pacing.ring_timeout.total_seconds(),
+            "simulate": campaign.simulate,
+            "sip_trunk_id": telephony.sip_trunk_id,
+            "caller_id": telephony.caller_id,
+            "transfer_to": telephony.transfer_to,
+            "agent_name": telephony.agent_name,
+            "recording": campaign.recording.enabled,
+            "model": campaign.agent.model,
+            "noise_cancellation": telephony.noise_cancellation,
+        }
 
 
 def git_commit_if_clean(loaded: LoadedCampaign) -> str | None:
@@ -236,14 +272,21 @@ class Runner:
             params,
         ).fetchall()
         leads = []
+        now = at.timestamp()
+        shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per zone set
         for order, row, phone, zones, used, due, last, *values in rows:
-            lead = {c: ("" if v is None else v) for c, v in zip(cols, values, strict=True)}
+            lead = dict(zip(cols, values, strict=True))
+            if None in values:
+                lead = {c: ("" if v is None else v) for c, v in lead.items()}
             lead["phone"], lead["row"], lead["key"] = phone, row, phone
             lead["timezones"] = list(zones)
             if lead.get("timezone") not in zones:
                 lead["timezone"] = zones[0]
+            key = tuple(zones)
             leads.append(
-                LeadState(order, row, phone, tuple(zones), lead, used, due or at.timestamp(), last)
+                LeadState(
+                    order, row, phone, shared.setdefault(key, key), lead, used, due or now, last
+                )
             )
         self.dnc = {r[0] for r in cur.execute("SELECT phone FROM dnc").fetchall()}
         cur.close()
@@ -268,7 +311,15 @@ class Runner:
         """Select the leads and check a single call's lead: a refusal raises here, before the run
         is logged. `run()` does it when it was not done."""
         at = at or self.clock.now()
-        leads = self._load_leads(at)
+        # 100,000 leads are a million new objects and no garbage: a collector pass every few
+        # hundred of them would walk them all again, several times over
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            leads = self._load_leads(at)
+        finally:
+            if collecting:
+                gc.enable()
         recent = self._recent_dials(at)
         rules = queue_rules(self.rev)
         max_calls = self.options.max_calls
@@ -305,6 +356,10 @@ class Runner:
         )
         self.progress.state = "running"
         self.observer.started(self.progress)
+        with _collector_for_a_run():
+            return await self._run(at, leads)
+
+    async def _run(self, at: datetime, leads: list[LeadState]) -> RunSummary:
         status = "completed"
         async with RunLogWriter(self.con.cursor(), sync=self.options.virtual_time) as writer:
             self.writer = writer
@@ -426,62 +481,47 @@ class Runner:
 
     async def _dial(self, lead: LeadState) -> None:
         rev = self.rev
-        campaign = rev.campaign
+        fields = rev.request_fields
         self._seq += 1
         attempt_id = f"{self.run_id}-{self._seq:06d}"
         lead.attempts += 1
         dialed = self.clock.timestamp()
-        variant = rev.prompts.choose_variant(lead.phone)
+        prompts = rev.prompts
+        variant = prompts.choose_variant(lead.phone)
         tz = lead.lead.get("timezone") or None
-        await self.writer.write_intents(
-            [
-                Intent(
-                    attempt_id,
-                    self.run_id,
-                    campaign.name,
-                    lead.phone,
-                    lead.row,
-                    lead.phone,
-                    tz,
-                    lead.attempts,
-                    variant,
-                    rev.loaded.revision,
-                    rev.git_commit,
-                    lead.ready_at,
-                    dialed,
-                )
-            ]
+        intent = Intent(
+            attempt_id,
+            self.run_id,
+            fields["campaign"],
+            lead.phone,
+            lead.row,
+            lead.phone,
+            tz,
+            lead.attempts,
+            variant,
+            fields["revision"],
+            rev.git_commit,
+            lead.ready_at,
+            dialed,
         )
+        await self.writer.write_intents([intent])
         self.queue.note_dial(lead.phone, dialed)
         self.progress.dialed += 1
-        prompts = rev.prompts
 
         def local_now() -> datetime:  # templates' `now`: the dial time in the lead's timezone
             return datetime.fromtimestamp(dialed, _zone(tz) if tz else UTC)
 
         request = CallRequest(
             attempt_id=attempt_id,
-            campaign=campaign.name,
             phone=lead.phone,
             lead_key=lead.phone,
             lead=lead.lead,
             lead_timezone=tz,
             attempt_no=lead.attempts,
             variant=variant,
-            revision=rev.loaded.revision,
-            dispositions=campaign.disposition_names,
-            max_call_duration=campaign.pacing.max_call_duration.total_seconds(),
-            ring_timeout=campaign.pacing.ring_timeout.total_seconds(),
-            simulate=campaign.simulate,
             render=lambda: prompts.render(lead.lead, local_now(), variant),
             render_text=lambda f: prompts.render_text(f, lead.lead, local_now(), variant),
-            sip_trunk_id=campaign.telephony.sip_trunk_id,
-            caller_id=campaign.telephony.caller_id,
-            transfer_to=campaign.telephony.transfer_to,
-            agent_name=campaign.telephony.agent_name,
-            recording=campaign.recording.enabled,
-            model=campaign.agent.model,
-            noise_cancellation=campaign.telephony.noise_cancellation,
+            **fields,
         )
         if self.follow_calls:
             request.on_state = self._follow(attempt_id, lead)
@@ -507,7 +547,7 @@ class Runner:
                 ended_at=self.clock.timestamp(),
                 error=f"backend error: {type(exc).__name__}: {exc}",
             )
-        if result.disposition and result.disposition not in campaign.disposition_names:
+        if result.disposition and result.disposition not in rev.known_dispositions:
             result.error = f"unknown disposition {result.disposition!r} ignored"
             result.disposition = None
         self._record(lead, attempt_id, result, dialed)
@@ -622,21 +662,22 @@ class Runner:
         self.observer.update(self.progress)
 
     def _reschedule(self, lead: LeadState, result: CallResult) -> None:
-        pacing = self.rev.campaign.pacing
-        if lead.attempts >= pacing.max_attempts or result.opted_out:
+        rev = self.rev
+        if lead.attempts >= rev.campaign.pacing.max_attempts or result.opted_out:
             return
         ended = result.ended_at or self.clock.timestamp()
+        retry = rev.retry_seconds
         due: float | None = None
         if result.status == "completed":
             if result.disposition == "callback":
                 if result.callback_at:
                     due = result.callback_at
-                elif "callback" in pacing.retry:
-                    due = ended + pacing.retry["callback"].total_seconds()
+                elif "callback" in retry:
+                    due = ended + retry["callback"]
         elif result.status == "unknown" and not self.options.retry_unknown:
             due = None
-        elif result.status in pacing.retry:
-            due = ended + pacing.retry[result.status].total_seconds()
+        elif result.status in retry:
+            due = ended + retry[result.status]
         if due is not None:
             lead.last_status = result.status
             # the run log keeps microseconds: a millisecond of margin keeps the logged gap
@@ -712,6 +753,37 @@ class Runner:
         )
         self.observer.message(f"now running revision {rev.loaded.revision}")
         return True
+
+
+_collector_lock = threading.Lock()
+_collector_runs = 0  # runs in progress in this process (a server may hold several)
+_collector_threshold: tuple[int, ...] = ()
+
+
+@contextlib.contextmanager
+def _collector_for_a_run() -> Iterator[None]:
+    """The garbage collector tuned for runs in progress, restored when the last one ends.
+
+    The leads and the campaign live as long as the run: they are set aside from the collector
+    (`gc.freeze`), whose full passes would otherwise walk every lead again and again, and it
+    runs less often, as a dial leaves no cycles behind. Together that is 2-3 s of a week's
+    forecast of 100,000 leads.
+    """
+    global _collector_runs, _collector_threshold
+    with _collector_lock:
+        if _collector_runs == 0:
+            _collector_threshold = gc.get_threshold()
+            gc.set_threshold(max(_collector_threshold[0], 20_000), *_collector_threshold[1:])
+        _collector_runs += 1
+        gc.freeze()
+    try:
+        yield
+    finally:
+        with _collector_lock:
+            _collector_runs -= 1
+            if _collector_runs == 0:
+                gc.set_threshold(*_collector_threshold)
+                gc.unfreeze()
 
 
 @functools.lru_cache(maxsize=1024)

@@ -20,6 +20,10 @@ How the virtual loop waits, each time the loop asks its selector for events:
    the next timer (asyncio asks for at most a day at a time; the loop then jumps again), and
    return no events.
 
+While timers or callbacks are pending, the loop polls (step 1) only every 64th turn and otherwise
+goes straight to step 2 or 4: the only real I/O is then the self-pipe, and a syscall per turn
+would cost more than the rest of the turn.
+
 Same program, same timers, same order: a run that does no real I/O and uses no threads is
 deterministic. Timers due at the same instant fire in asyncio's heap order, as on a real loop:
 deterministic, though not necessarily the order they were scheduled in.
@@ -38,15 +42,17 @@ apart run in the same loop turn. `now()` is always aware and in UTC.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import selectors
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
 
 _RESOLUTION = 1e-6
+_MAX_SELECT = 24 * 3600.0  # asyncio's longest selector wait (base_events.MAXIMUM_SELECT_TIMEOUT)
 
 __all__ = [
     "Clock",
@@ -92,8 +98,8 @@ class RealClock:
     def monotonic(self) -> float:
         return time.monotonic()
 
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    def sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
+        return asyncio.sleep(seconds)  # the coroutine itself: no wrapper frame per sleep
 
     async def sleep_until(self, when: datetime) -> None:
         # Timers run on the monotonic clock and the wall clock may be stepped meanwhile (NTP).
@@ -132,13 +138,13 @@ class VirtualClock:
 
     def timestamp(self) -> float:
         """`now()` as UTC epoch seconds, without building a datetime (hot paths)."""
-        return self._epoch0 + self._loop.time()
+        return self._epoch0 + self._loop._virtual_time  # `time()`, a call less per read
 
     def monotonic(self) -> float:
-        return self._loop.time()
+        return self._loop._virtual_time
 
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    def sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
+        return asyncio.sleep(seconds)  # the coroutine itself: no wrapper frame per sleep
 
     async def sleep_until(self, when: datetime) -> None:
         await _sleep_until(self, when)
@@ -156,6 +162,10 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def __init__(self) -> None:
         self._virtual_time = 0.0
+        # the timers, as a heap of (when, handle) where asyncio keeps a heap of handles: see
+        # `_run_once`
+        self._timers: list[tuple[float, asyncio.TimerHandle]] = []
+        self._turns = 0  # turns that did not block (see `_run_once`)
         super().__init__(selector=_JumpingSelector(self._advance))
         # asyncio runs a timer once `when < time() + resolution`. With the default (1 ns) and a
         # loop time past ~100 days, `time() + 1e-9` rounds back to `time()` and a timer due right
@@ -169,6 +179,95 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def _advance(self, seconds: float) -> None:
         self._virtual_time += seconds
 
+    # A forecast is a few hundred thousand timers on one loop, and asyncio orders its timer heap
+    # with `TimerHandle.__lt__`, a Python call per comparison: most of what a timer costs. This
+    # loop keeps (when, handle) pairs instead, compared in C. A pair is less than another exactly
+    # when its handle is (equal times fall through to the handles, which are then not less
+    # either way), so the heap changes exactly as asyncio's would and timers due at the same
+    # instant still fire in asyncio's order. `call_at` and `_run_once` are asyncio's own (3.11-
+    # 3.13), but for the heap; `call_later` and cancelling are asyncio's.
+
+    def call_soon(self, callback, *args, context=None):  # noqa: ANN001, ANN201 (asyncio's)
+        # asyncio's, in one call: a task's every wakeup comes through here
+        if self._debug:
+            return super().call_soon(callback, *args, context=context)
+        self._check_closed()
+        handle = asyncio.Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
+
+    def call_at(self, when, callback, *args, context=None):  # noqa: ANN001, ANN201 (asyncio's)
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_at")
+        timer = asyncio.TimerHandle(when, callback, args, self, context)
+        if timer._source_traceback:
+            del timer._source_traceback[-1]
+        heapq.heappush(self._timers, (when, timer))
+        timer._scheduled = True
+        return timer
+
+    def _run_once(self) -> None:
+        timers = self._timers
+        count = len(timers)
+        if count > 100 and self._timer_cancelled_count / count > 0.5:
+            # most timers are cancelled ones: drop them all (asyncio's thresholds)
+            kept = []
+            for entry in timers:
+                if entry[1]._cancelled:
+                    entry[1]._scheduled = False
+                else:
+                    kept.append(entry)
+            heapq.heapify(kept)
+            self._timers = timers = kept
+            self._timer_cancelled_count = 0
+        else:
+            while timers and timers[0][1]._cancelled:
+                self._timer_cancelled_count -= 1
+                heapq.heappop(timers)[1]._scheduled = False
+
+        ready = self._ready
+        timeout = None
+        if ready or self._stopping:
+            timeout = 0
+        elif timers:
+            timeout = min(max(0, timers[0][0] - self._virtual_time), _MAX_SELECT)
+        if timeout is None:
+            events = self._selector.select(None)  # nothing scheduled: wait for real I/O
+        else:
+            # Real I/O here is the loop's self-pipe (signals, other threads): looking for it
+            # every 64th turn keeps it prompt in real time and spares a syscall on the others,
+            # which jump straight to the next timer (as the selector does when nothing is ready).
+            self._turns += 1
+            if self._turns & 63:
+                events = None
+                if timeout > 0:
+                    self._virtual_time += timeout
+            else:
+                events = self._selector.select(timeout)
+        if events:
+            self._process_events(events)
+
+        end = self._virtual_time + self._clock_resolution
+        while timers and timers[0][0] < end:
+            handle = heapq.heappop(timers)[1]
+            handle._scheduled = False
+            ready.append(handle)
+
+        # Only the callbacks ready now; those they schedule run on the next turn. asyncio's
+        # slow-callback warning (debug mode) is left out: virtual time never moves in a callback.
+        for _ in range(len(ready)):
+            handle = ready.popleft()
+            if not handle._cancelled:
+                handle._run()
+
+    def close(self) -> None:
+        super().close()
+        self._timers.clear()
+
     async def shutdown_default_executor(self, timeout: float | None = None) -> None:
         # Python 3.12+ bounds this join with a timer, which virtual time would expire at once
         # while the executor threads are still finishing in real time. Join without one.
@@ -181,17 +280,9 @@ class _JumpingSelector(selectors.BaseSelector):
     def __init__(self, advance: Callable[[float], None]) -> None:
         self._real = selectors.DefaultSelector()
         self._advance = advance
-        self._turns = 0
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is not None:
-            # Real I/O here is the loop's self-pipe (signals, other threads): looking every
-            # 64th turn keeps it prompt in real time and spares a syscall on most turns.
-            self._turns += 1
-            if self._turns & 63:
-                if timeout > 0:
-                    self._advance(timeout)
-                return []
+        # The loop asks only every 64th turn when it has timers; on the others it jumps itself.
         ready = self._real.select(0)
         if ready or timeout is not None and timeout <= 0:
             return ready

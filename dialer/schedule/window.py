@@ -11,6 +11,7 @@ Nothing here reads the clock: callers pass aware datetimes, and returned ones ar
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,6 +33,7 @@ _PROBE = timedelta(hours=3)
 # open_until stops looking after this; real stretches end within a day or two.
 _MAX_STRETCH = timedelta(days=15)
 _HHMM = re.compile(r"(\d{2}):(\d{2})")
+_NEAR = 2e-6  # seconds: beyond this from an edge, rounding an epoch to the microsecond is moot
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,76 @@ def open_intervals(
     if resolved is None:
         return []
     return list(_iter_open(window, resolved[0], _utc(start), _utc(end)))
+
+
+class WindowCache:
+    """`is_open` and the first open instant for one window, asked at many instants of a run.
+
+    A run asks about a few zone sets, at instants that mostly move forward, once or twice per
+    dial. For each zone set it keeps the open intervals of the days ahead (`open_intervals`, eight
+    days from the first instant asked) and answers from them by bisection while the instants fall
+    inside; an instant outside starts a new stretch of days. Instants are epoch seconds, rounded to
+    the microsecond as `datetime.fromtimestamp` does, so every answer is exactly what `is_open`
+    and `next_open` give for that datetime.
+    """
+
+    SPAN = 8 * 86400.0  # seconds of intervals worked out at a time
+
+    def __init__(self, window: CallingWindow) -> None:
+        self.window = window
+        # zones -> (from, to, starts, ends): the open intervals [starts[i], ends[i]) in [from, to)
+        self._known: dict[tuple[str, ...], tuple[float, float, list[float], list[float]]] = {}
+
+    def is_open(self, zones: tuple[str, ...], at: float) -> bool:
+        """Whether a dial at epoch second `at` is inside the window in every zone."""
+        known = self._known.get(zones)
+        if known is not None and known[0] + _NEAR <= at < known[1] - _NEAR:
+            # more than a microsecond from every edge: rounding `at` can not change the answer
+            starts, ends = known[2], known[3]
+            i = bisect.bisect_right(starts, at) - 1
+            if i >= 0 and starts[i] + _NEAR <= at < ends[i] - _NEAR:
+                return True
+            if (i < 0 or at >= ends[i] + _NEAR) and (
+                i + 1 == len(starts) or at < starts[i + 1] - _NEAR
+            ):
+                return False
+        t = datetime.fromtimestamp(at, UTC).timestamp()
+        _, _, starts, ends = self._intervals(zones, t)
+        i = bisect.bisect_right(starts, t) - 1
+        return i >= 0 and t < ends[i]
+
+    def first_open(self, zones: tuple[str, ...], at: float) -> float | None:
+        """`at` (to the microsecond) when open, else `next_open` of it; None when that is None."""
+        t = datetime.fromtimestamp(at, UTC).timestamp()
+        lo, hi, starts, ends = self._intervals(zones, t)
+        i = bisect.bisect_right(starts, t) - 1
+        if i >= 0 and t < ends[i]:
+            return t
+        if i + 1 < len(starts):
+            return starts[i + 1]
+        # nothing opens before `hi`: ask the exact function, whose horizon is longer
+        when = next_open(self.window, zones, datetime.fromtimestamp(t, UTC))
+        return None if when is None else when.timestamp()
+
+    def _intervals(
+        self, zones: tuple[str, ...], t: float
+    ) -> tuple[float, float, list[float], list[float]]:
+        known = self._known.get(zones)
+        if known is not None and known[0] <= t < known[1]:
+            return known
+        start = datetime.fromtimestamp(t, UTC)
+        end = start + timedelta(seconds=self.SPAN)
+        intervals = open_intervals(self.window, zones, start, end)
+        known = (
+            t,
+            end.timestamp(),
+            [a.timestamp() for a, _ in intervals],
+            [b.timestamp() for _, b in intervals],
+        )
+        if len(self._known) >= 4096:
+            self._known.clear()  # bound memory: a run has few zone sets, this is a safety net
+        self._known[zones] = known
+        return known
 
 
 # --- zones --------------------------------------------------------------------------------------

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -36,11 +38,35 @@ OUTCOME_COLUMNS = (
     ("error", "VARCHAR"),
 )
 _TIMES = {"scheduled_at", "dialed_at", "answered_at", "ended_at", "callback_at"}
+_EVENT_COLUMNS = (
+    ("occurred_at", "DOUBLE"),
+    ("run_id", "VARCHAR"),
+    ("attempt_id", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("data", "VARCHAR"),
+)
+_DNC_COLUMNS = (
+    ("phone", "VARCHAR"),
+    ("added_at", "DOUBLE"),
+    ("source", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    ("campaign", "VARCHAR"),
+    ("attempt_id", "VARCHAR"),
+)
+_TRANSCRIPT_COLUMNS = (
+    ("attempt_id", "VARCHAR"),
+    ("seq", "INTEGER"),
+    ("spoken_at", "DOUBLE"),
+    ("role", "VARCHAR"),
+    ("text", "VARCHAR"),
+)
 
 
-@dataclass
-class Intent:
-    """A dial about to happen; durable before the backend is asked to dial. Times are epochs."""
+class Intent(NamedTuple):
+    """A dial about to happen; durable before the backend is asked to dial. Times are epochs.
+
+    The fields are the columns of `INTENT_COLUMNS`, in order: an intent is its own row.
+    """
 
     attempt_id: str
     run_id: str
@@ -57,9 +83,11 @@ class Intent:
     dialed_at: float
 
 
-@dataclass
-class Outcome:
-    """How a dial ended. Times are epochs (UTC seconds)."""
+class Outcome(NamedTuple):
+    """How a dial ended. Times are epochs (UTC seconds).
+
+    The fields before `transcript` are the columns of `OUTCOME_COLUMNS`, in order.
+    """
 
     attempt_id: str
     status: str
@@ -70,7 +98,13 @@ class Outcome:
     sip_status: int | None = None
     callback_at: float | None = None
     error: str | None = None
-    transcript: list[tuple[float | None, str, str]] = field(default_factory=list)
+    transcript: Sequence[tuple[float | None, str, str]] = ()
+
+
+assert Intent._fields == tuple(n for n, _ in INTENT_COLUMNS)
+assert Outcome._fields[: len(OUTCOME_COLUMNS)] == tuple(n for n, _ in OUTCOME_COLUMNS)
+_OUTCOME_ROW = slice(1, len(OUTCOME_COLUMNS))  # an outcome's columns after attempt_id
+_ID = itemgetter(0)  # an intent's or an outcome's attempt_id
 
 
 @dataclass
@@ -89,16 +123,29 @@ class _Batch:
         return bool(self.intents or self.outcomes or self.events or self.dnc or self.waiters)
 
 
-def _columns(rows: list[Any], spec: tuple[tuple[str, str], ...]) -> list[list[Any]]:
-    return [[getattr(r, name) for r in rows] for name, _ in spec]
+# DuckDB 2.0 buffers rows from Python straight into a statement (a query appender), several
+# times faster than sending them as lists; before 2.0 the lists are unnested instead.
+_APPENDER = hasattr(duckdb.DuckDBPyConnection, "query_appender")
 
 
-def _select_unnest(spec: tuple[tuple[str, str], ...]) -> str:
-    parts = []
-    for name, kind in spec:
-        expr = f"unnest(?::{kind}[])"
-        parts.append(f"{expr} AS {name}")
-    return "SELECT " + ", ".join(parts)
+def _lists(columns: list[tuple[str, str, list]]) -> tuple[str, list[Any]]:
+    """A `SELECT` yielding one row per value of the (name, type, values) columns, and its
+    parameters: each column one list, unnested.
+
+    A column holding the same value in every row (run, campaign, revision, most NULLs) is sent
+    as that one value, which DuckDB repeats on each row: converting Python values is most of
+    what this costs. The first column is always a list, so the statement yields one row per
+    row even when all the others repeat.
+    """
+    parts, params = [], []
+    for index, (name, kind, values) in enumerate(columns):
+        if index and values.count(values[0]) == len(values):
+            parts.append(f"?::{kind} AS {name}")
+            params.append(values[0])
+        else:
+            parts.append(f"unnest(?::{kind}[]) AS {name}")
+            params.append(values)
+    return "SELECT " + ", ".join(parts), params
 
 
 def _ts(name: str) -> str:
@@ -109,9 +156,12 @@ class RunLogWriter:
     """One writer per run log. `write_intents` waits for the commit; the rest are batched.
 
     Everything submitted while a commit is in progress goes into the next one, so the number of
-    transactions follows the disk, not the call rate. With `sync=True` (virtual time: a forecast,
-    rerun rather than resumed) writes are committed inline on the event loop's thread, so
-    simulated time can not move during a write, in batches of `SYNC_BATCH` rows.
+    transactions follows the disk, not the call rate.
+
+    With `sync=True` (virtual time: a forecast, rerun rather than resumed) writes are committed
+    inline on the event loop's thread, so simulated time can not move during a write, in batches
+    of about `SYNC_BATCH` rows. A dial whose result is not in yet waits for the next batch, so
+    each attempt is written once, whole, rather than inserted and then updated.
     """
 
     SYNC_BATCH = 5000
@@ -128,6 +178,7 @@ class RunLogWriter:
         # dial time of each attempt still awaiting its outcome: lets an UPDATE skip the old
         # row groups of `attempts` by their dialed_at zone maps instead of scanning them all
         self._dialed: dict[str, float] = {}
+        self._appenders: dict[str, Any] = {}  # INSERT statement -> its query appender
 
     async def __aenter__(self) -> RunLogWriter:
         if not self.sync:
@@ -140,9 +191,16 @@ class RunLogWriter:
     def _sync_maybe_commit(self, force: bool = False) -> None:
         p = self._pending
         size = len(p.intents) + len(p.outcomes) + len(p.events) + len(p.dnc)
-        if size and (force or size >= self.SYNC_BATCH):
-            self._pending = _Batch()
-            self._commit(p)
+        if not size or not (force or size >= self.SYNC_BATCH):
+            return
+        later: list[Intent] = []  # dials still in progress: written with their result
+        if self.sync and not force:
+            ended = {o.attempt_id for o in p.outcomes}
+            later = [i for i in p.intents if i.attempt_id not in ended]
+            if later:
+                p.intents = [i for i in p.intents if i.attempt_id in ended]
+        self._pending = _Batch(intents=later)
+        self._commit(p)
 
     async def write_intents(self, intents: list[Intent]) -> None:
         """Queue dial intents and wait until they are committed."""
@@ -209,6 +267,12 @@ class RunLogWriter:
         await fut
 
     async def close(self) -> None:
+        try:
+            await self._close()
+        finally:
+            self._appenders.clear()  # they hold the connection; nothing is left buffered in them
+
+    async def _close(self) -> None:
         if self.sync:
             self._sync_maybe_commit(force=True)
             return
@@ -260,37 +324,38 @@ class RunLogWriter:
             if intents and outcomes:
                 # Only in sync mode (virtual time) can a dial and its result share a batch:
                 # write such attempts as one finished row instead of an insert and an update.
-                started = {i.attempt_id: i for i in intents}
+                started = dict(zip(map(_ID, intents), intents, strict=True))
                 done = [o for o in outcomes if o.attempt_id in started]
                 if done:
-                    self._insert_finished([(started[o.attempt_id], o) for o in done])
-                    finished = {o.attempt_id for o in done}
-                    intents = [i for i in intents if i.attempt_id not in finished]
-                    outcomes = [o for o in outcomes if o.attempt_id not in finished]
+                    self._insert_finished([(started.pop(o.attempt_id), o) for o in done])
+                    if len(done) < len(outcomes):
+                        finished = set(map(_ID, done))
+                        outcomes = [o for o in outcomes if o.attempt_id not in finished]
+                    else:
+                        outcomes = []
+                    intents = list(started.values())
             if intents:
                 self._insert_intents(intents)
             if outcomes:
                 self._apply_outcomes(outcomes)
             if batch.events:
-                cols = [list(c) for c in zip(*batch.events, strict=True)]
-                con.execute(
+                self._insert(
                     "INSERT INTO events (occurred_at, run_id, attempt_id, kind, data) "
-                    "SELECT to_timestamp(unnest(?::DOUBLE[])), unnest(?::VARCHAR[]), "
-                    "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])::JSON",
-                    cols,
+                    "SELECT to_timestamp(occurred_at), run_id, attempt_id, kind, data::JSON "
+                    "FROM appender_data",
+                    _EVENT_COLUMNS,
+                    batch.events,
                 )
             if batch.dnc:
                 seen: dict[str, tuple] = {}
                 for row in batch.dnc:
                     seen.setdefault(row[0], row)
-                cols = [list(c) for c in zip(*seen.values(), strict=True)]
-                con.execute(
+                self._insert(
                     "INSERT INTO dnc (phone, added_at, source, reason, campaign, attempt_id) "
-                    "SELECT * FROM (SELECT unnest(?::VARCHAR[]) AS phone, "
-                    "to_timestamp(unnest(?::DOUBLE[])), unnest(?::VARCHAR[]), "
-                    "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])) "
-                    "WHERE phone NOT IN (SELECT phone FROM dnc)",
-                    cols,
+                    "SELECT phone, to_timestamp(added_at), source, reason, campaign, attempt_id "
+                    "FROM appender_data WHERE phone NOT IN (SELECT phone FROM dnc)",
+                    _DNC_COLUMNS,
+                    list(seen.values()),
                 )
             con.execute("COMMIT")
         except BaseException:
@@ -299,27 +364,44 @@ class RunLogWriter:
         self.commits += 1
         self.rows += len(batch.intents) + len(batch.outcomes) + len(batch.events) + len(batch.dnc)
 
+    def _insert(self, dml: str, columns: tuple[tuple[str, str], ...], rows: list[tuple]) -> None:
+        """Run `dml`, which reads the rows as a table named `appender_data` with `columns`."""
+        if not _APPENDER:
+            values = zip(*rows, strict=True)
+            select, params = _lists(
+                [(n, k, list(v)) for (n, k), v in zip(columns, values, strict=True)]
+            )
+            self.con.execute(f"WITH appender_data AS ({select}) {dml}", params)
+            return
+        appender = self._appenders.get(dml)
+        if appender is None:
+            appender = self._appenders[dml] = self.con.query_appender(dml, dict(columns))
+        try:
+            appender.append_rows(rows)
+            appender.flush()
+        except BaseException:
+            appender.clear()  # a failed flush leaves the rows buffered; the batch is rolled back
+            raise
+
     def _insert_intents(self, intents: list[Intent]) -> None:
         for i in intents:
             self._dialed[i.attempt_id] = i.dialed_at
-        names = [n for n, _ in INTENT_COLUMNS]
-        select = ", ".join(_ts(n) if n in _TIMES else n for n in names)
-        self.con.execute(
-            f"INSERT INTO attempts ({', '.join(names)}, status) "
-            f"SELECT {select}, 'dialing' FROM ({_select_unnest(INTENT_COLUMNS)})",
-            _columns(intents, INTENT_COLUMNS),
+        names = ", ".join(n for n, _ in INTENT_COLUMNS)
+        select = ", ".join(_ts(n) if n in _TIMES else n for n, _ in INTENT_COLUMNS)
+        self._insert(
+            f"INSERT INTO attempts ({names}, status) SELECT {select}, 'dialing' FROM appender_data",
+            INTENT_COLUMNS,
+            intents,
         )
 
     def _insert_finished(self, pairs: list[tuple[Intent, Outcome]]) -> None:
         spec = INTENT_COLUMNS + OUTCOME_COLUMNS[1:]
-        names = [n for n, _ in spec]
-        select = ", ".join(_ts(n) if n in _TIMES else n for n in names)
-        columns = _columns([i for i, _ in pairs], INTENT_COLUMNS)
-        columns += _columns([o for _, o in pairs], OUTCOME_COLUMNS[1:])
-        self.con.execute(
-            f"INSERT INTO attempts ({', '.join(names)}) "
-            f"SELECT {select} FROM ({_select_unnest(spec)})",
-            columns,
+        names = ", ".join(n for n, _ in spec)
+        select = ", ".join(_ts(n) if n in _TIMES else n for n, _ in spec)
+        self._insert(
+            f"INSERT INTO attempts ({names}) SELECT {select} FROM appender_data",
+            spec,
+            [i + o[_OUTCOME_ROW] for i, o in pairs],
         )
         self._insert_transcripts([o for _, o in pairs])
 
@@ -332,10 +414,15 @@ class RunLogWriter:
             if known and None not in known
             else ""
         )
+        # an UPDATE, and its text changes with `since`: lists, not a (cached) appender
+        values = zip(*outcomes, strict=True)
+        select, params = _lists(
+            [(n, k, list(v)) for (n, k), v in zip(OUTCOME_COLUMNS, values, strict=False)]
+        )
         self.con.execute(
-            f"UPDATE attempts SET {sets} FROM ({_select_unnest(OUTCOME_COLUMNS)}) r "
+            f"UPDATE attempts SET {sets} FROM ({select}) r "
             f"WHERE attempts.attempt_id = r.attempt_id{since}",
-            _columns(outcomes, OUTCOME_COLUMNS),
+            params,
         )
         self._insert_transcripts(outcomes)
 
@@ -346,10 +433,9 @@ class RunLogWriter:
             for seq, (at, role, text) in enumerate(o.transcript)
         ]
         if lines:
-            cols = [list(c) for c in zip(*lines, strict=True)]
-            self.con.execute(
+            self._insert(
                 "INSERT INTO transcripts (attempt_id, seq, spoken_at, role, text) "
-                "SELECT unnest(?::VARCHAR[]), unnest(?::INTEGER[]), "
-                "to_timestamp(unnest(?::DOUBLE[])), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
-                cols,
+                "SELECT attempt_id, seq, to_timestamp(spoken_at), role, text FROM appender_data",
+                _TRANSCRIPT_COLUMNS,
+                lines,
             )
