@@ -92,11 +92,11 @@ def validate_file(
         if isinstance(exc, CampaignInvalid):  # bad where/order_by: the columns are still known
             scratch = con or duckdb.connect()
             read_source(loaded, scratch)
-            report.errors.extend(_check_template_columns(prompts, lead_columns(loaded, scratch)))
+            report.errors.extend(check_template_columns(prompts, lead_columns(loaded, scratch)))
         report.errors.sort(key=lambda e: (e.location.line or 0) if e.location else 0)
         return report
     report.leads_selected = selection.selected
-    report.errors.extend(_check_template_columns(prompts, selection.columns))
+    report.errors.extend(check_template_columns(prompts, selection.columns))
     if not any(
         e.field and e.field.endswith(("instructions", "opening", "voicemail"))
         for e in report.errors
@@ -121,7 +121,8 @@ def _scenario_errors(path: Path) -> list[DialerError]:
     return []
 
 
-def _check_template_columns(prompts: Prompts, columns: list[str]) -> list[DialerError]:
+def check_template_columns(prompts: Prompts, columns: list[str]) -> list[DialerError]:
+    """Every `lead.COLUMN` a template reads that the lead source does not have."""
     known = set(columns) | DERIVED_FIELDS
     errors, seen = [], set()
     for ref in prompts.lead_column_refs():

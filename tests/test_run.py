@@ -296,3 +296,21 @@ def test_a_waiting_queue_wakes_for_a_lead_ready_sooner():
 
     got = run_virtual(main, datetime(2026, 11, 23, 1, tzinfo=UTC))
     assert got == [(3, 600, 600), (4, 1200, 1200), (1, 3600, 3600), (2, 7200, 7200)]
+
+
+def test_a_template_reading_a_missing_lead_column_is_refused_before_the_run(project):
+    """The simulator renders only the opening: without this check the instructions' mistake
+    would surface at the first real dial. Nothing is logged as a run."""
+    write_campaign(
+        project,
+        "name: Missing column\nleads: {source: ../leads/sample.csv}\n"
+        'agent: {instructions: "Hi {{ lead.nickname }}", opening: "This call may be recorded."}\n',
+    )
+    res = cli("run", "campaigns/c.yaml", "--quiet")
+    assert res.exit_code == 1
+    assert "campaigns/c.yaml:3: agent.instructions: lead.nickname is not a lead column" in (
+        res.stderr
+    )
+    con = duckdb.connect(str(project / "runs" / "dialer.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+    con.close()

@@ -31,6 +31,7 @@ from dialer.runner.observer import RunObserver, RunProgress
 from dialer.store.connect import open_run_log
 from dialer.store.runs import finish_run, recover_crashed, start_run
 from dialer.store.writer import Intent, Outcome, RunLogWriter
+from dialer.validate import check_template_columns
 
 
 @dataclass
@@ -211,6 +212,7 @@ class Runner:
         )
         self.revisions = [rev.loaded.revision]
         self.dnc: set[str] = set()
+        self.lead_columns: list[str] = []  # the lead source's columns, once loaded
         self._seq = 0
         self._hard_stop = False
         self._workers: dict[int, asyncio.Task] = {}
@@ -262,6 +264,13 @@ class Runner:
                 ],
             )
         cols = [c for c in _lead_columns(cur)]
+        # a template that reads a column the leads lack fails at the dial: refuse it now,
+        # as `dialer validate` would (the simulator renders only what it speaks)
+        missing = check_template_columns(self.rev.prompts, cols)
+        if missing:
+            cur.close()
+            raise CampaignInvalid(missing)
+        self.lead_columns = cols
         names = ", ".join(f's."{c}"' for c in cols)
         rows = cur.execute(
             f"""SELECT p.__order, p.__row, p.__e164, p.__zones, p.__used, p.__due, p.last_status,
@@ -720,6 +729,9 @@ class Runner:
         """Swap in the campaign as saved now, if it is valid; else report and keep running."""
         try:
             rev = load_revision(self.rev.loaded.path)
+            missing = check_template_columns(rev.prompts, self.lead_columns)
+            if missing:
+                raise CampaignInvalid(missing)
         except DialerError as exc:
             self.progress.last_error = f"reload refused: {exc.format()}"
             self.observer.message(self.progress.last_error)
