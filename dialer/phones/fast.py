@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING
 
 from dialer.phones.metadata import _SPECIAL, _metadata
-from dialer.phones.sql import _BUCKET, _tz_table, _tz_zones
+from dialer.phones.sql import _BUCKET, _prefix_regex, _tz_table, _tz_zones
 from dialer.phones.sqltext import _GRAMMAR, _MAX_LEN, _ident, _len_ranges, _q
 
 if TYPE_CHECKING:
@@ -113,20 +113,7 @@ def fast_timezones_sql(
 def _tz_trie(cc: str) -> str:
     """A regex for the longest prefix cell of a number (without '+') in a deep bucket of `cc`."""
     data, _, deep = _tz_zones()
-    trie: dict = {}
-    for k in data:
-        if k[:_BUCKET] in deep and k.startswith(cc):
-            node = trie
-            for ch in k:
-                node = node.setdefault(ch, {})
-
-    def rx(node: dict) -> str:
-        leaves = "".join(sorted(ch for ch in node if not node[ch]))
-        alts = [leaves if len(leaves) == 1 else f"[{leaves}]"] if leaves else []
-        alts += [f"{ch}(?:{rx(node[ch])})?" for ch in sorted(ch for ch in node if node[ch])]
-        return "|".join(alts)
-
-    return "^(?:" + rx(trie) + ")"
+    return "^(?:" + _prefix_regex(k for k in data if k[:_BUCKET] in deep and k.startswith(cc)) + ")"
 
 
 def _desc_sql(descs, n: str) -> str:

@@ -101,19 +101,7 @@ def _tz_table() -> tuple[list, ...]:
 @functools.cache
 def _tz_sql():
     data, _, deep = _tz_zones()
-    trie: dict = {}
-    for k in data:
-        if k[:_BUCKET] in deep:
-            node = trie
-            for ch in k:
-                node = node.setdefault(ch, {})
-
-    def rx(node: dict) -> str:
-        leaves = "".join(sorted(ch for ch in node if not node[ch]))
-        alts = [leaves if len(leaves) == 1 else f"[{leaves}]"] if leaves else []
-        alts += [f"{ch}(?:{rx(node[ch])})?" for ch in sorted(ch for ch in node if node[ch])]
-        return "|".join(alts)
-
+    cells = _prefix_regex(k for k in data if k[:_BUCKET] in deep)
     _, ccs, _, _, mixed = _tz_table()
     mixed_ccs = sorted({cc for cc, m in zip(ccs, mixed, strict=True) if m})
 
@@ -124,4 +112,22 @@ def _tz_sql():
         }
         return _dispatch(cc_col, branches, "TRUE")
 
-    return r"^\+(?:" + "|".join(deep) + ")", "^(?:" + rx(trie) + ")", geo
+    return r"^\+(?:" + "|".join(deep) + ")", "^(?:" + cells + ")", geo
+
+
+def _prefix_regex(keys) -> str:
+    """An alternation (no anchors) matching the longest of `keys` a number starts with, as a
+    trie: one branch per digit, so the regex engine never backtracks over shared prefixes."""
+    trie: dict = {}
+    for k in keys:
+        node = trie
+        for ch in k:
+            node = node.setdefault(ch, {})
+
+    def rx(node: dict) -> str:
+        leaves = "".join(sorted(ch for ch in node if not node[ch]))
+        alts = [leaves if len(leaves) == 1 else f"[{leaves}]"] if leaves else []
+        alts += [f"{ch}(?:{rx(node[ch])})?" for ch in sorted(ch for ch in node if node[ch])]
+        return "|".join(alts)
+
+    return rx(trie)
