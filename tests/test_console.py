@@ -178,6 +178,7 @@ def test_call_by_number_enter_for_the_next_and_refusals_in_place(call_project):
                 ),
             )
             assert "State: idle" in screen_text(app)
+            assert "calling lead" not in screen_text(app)  # the notice ends with the call
             # Enter alone: the next callable lead in dial order is row 5
             await pilot.press("enter")
             await until(

@@ -333,6 +333,8 @@ class LeadsScreen(Screen):
             status = runs.status()
             version = status["version"]
             live.update(describe_status(status))
+            if busy and not runs.busy:
+                self._notice("")  # "calling lead N" is over: the live panel has the result
             if (busy and not runs.busy) or (done is not None and status["done"] != done):
                 self.refresh_page()
             done, busy = status["done"], runs.busy
