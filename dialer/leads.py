@@ -584,6 +584,43 @@ def _iana_names() -> list[str]:
     return sorted(zoneinfo.available_timezones())
 
 
+def find_lead_row(
+    con: duckdb.DuckDBPyConnection,
+    loaded: LoadedCampaign,
+    row: int | None,
+    phone: str | None,
+    source_rows: int,
+) -> tuple[int, str, str | None]:
+    """`__sel`'s (row, stage, E.164) of the lead at 1-based source `row` (the legacy
+    LEAD_INDEX) or with `phone` (the selected one first when the number is on several rows).
+    A one-line DialerError when there is no such lead."""
+    if row is not None:
+        if row < 1:
+            raise DialerError(f"--lead is 1-based, got {row}")
+        found = con.execute(
+            "SELECT __row, __stage, __e164 FROM __sel WHERE __row = ?", [row]
+        ).fetchone()
+        if found is None:
+            reason = (
+                f"the lead source has {source_rows} rows"
+                if row > source_rows
+                else "it is not matched by leads.where"
+            )
+            raise DialerError(f"no lead at row {row}: {reason}")
+        return found
+    e164 = normalize_phone(phone or "", loaded.campaign.leads.default_region)
+    if e164 is None:
+        raise DialerError(f"not a valid phone number: {phone!r}")
+    found = con.execute(
+        "SELECT __row, __stage, __e164 FROM __sel WHERE __e164 = ? "
+        "ORDER BY __stage <> 'selected', __row LIMIT 1",
+        [e164],
+    ).fetchone()
+    if found is None:
+        raise DialerError(f"no lead with phone {e164} matches the campaign")
+    return found
+
+
 def fetch_leads(
     selection: Selection,
     condition: str = "__stage = 'selected'",

@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 from dialer.campaign.load import LoadedCampaign
 from dialer.campaign.templates import Prompts, Rendered
 from dialer.errors import DialerError
-from dialer.leads import fetch_leads, select_leads
-from dialer.phones import normalize_phone
+from dialer.leads import fetch_leads, find_lead_row, select_leads
 
 STAGE_WORDS = {
     "selected": "selected",
@@ -59,25 +58,8 @@ def find_lead(
     """The lead at source row `row` (1-based, as the legacy LEAD_INDEX) or with `phone`."""
     selection = select_leads(loaded, run_log)
     try:
-        if row is not None:
-            if row < 1:
-                raise DialerError(f"--lead is 1-based, got {row}")
-            leads = fetch_leads(selection, f"__row = {int(row)}", limit=1)
-            if not leads:
-                in_source = selection.source_rows
-                reason = (
-                    f"the lead source has {in_source} rows"
-                    if row > in_source
-                    else "it is not matched by leads.where"
-                )
-                raise DialerError(f"no lead at row {row}: {reason}")
-        else:
-            e164 = normalize_phone(phone or "", loaded.campaign.leads.default_region)
-            if e164 is None:
-                raise DialerError(f"not a valid phone number: {phone!r}")
-            leads = fetch_leads(selection, f"__e164 = '{e164}'", limit=1, order="__row")
-            if not leads:
-                raise DialerError(f"no lead with phone {e164} matches the campaign")
+        found, _, _ = find_lead_row(selection.con, loaded, row, phone, selection.source_rows)
+        leads = fetch_leads(selection, f"__row = {int(found)}", limit=1)
         lead = leads[0]
         return lead, lead.pop("__stage")
     finally:

@@ -13,7 +13,7 @@ from collections import deque
 from datetime import UTC, datetime, time
 
 from dialer.errors import DialerError
-from dialer.phones import normalize_phone
+from dialer.leads import find_lead_row
 from dialer.plan import STAGE_LABELS, local_text
 from dialer.schedule.window import CallingWindow, is_open, next_open
 
@@ -31,31 +31,7 @@ def single_lead_row(cur, loaded, row: int | None, phone: str | None, source_rows
 
     Raises a one-line DialerError when there is no such lead or the campaign must not dial it.
     """
-    if row is not None:
-        if row < 1:
-            raise DialerError(f"--lead is 1-based, got {row}")
-        found = cur.execute(
-            "SELECT __row, __stage, __e164 FROM __sel WHERE __row = ?", [row]
-        ).fetchone()
-        if found is None:
-            reason = (
-                f"the lead source has {source_rows} rows"
-                if row > source_rows
-                else "it is not matched by leads.where"
-            )
-            raise DialerError(f"no lead at row {row}: {reason}")
-    else:
-        e164 = normalize_phone(phone or "", loaded.campaign.leads.default_region)
-        if e164 is None:
-            raise DialerError(f"not a valid phone number: {phone!r}")
-        found = cur.execute(
-            "SELECT __row, __stage, __e164 FROM __sel WHERE __e164 = ? "
-            "ORDER BY __stage <> 'selected', __row LIMIT 1",
-            [e164],
-        ).fetchone()
-        if found is None:
-            raise DialerError(f"no lead with phone {e164} matches the campaign")
-    row, stage, e164 = found
+    row, stage, e164 = find_lead_row(cur, loaded, row, phone, source_rows)
     if stage != "selected":
         hint = None
         if stage == "duplicate":
