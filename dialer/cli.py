@@ -249,7 +249,7 @@ def plan(
     from dialer.plan import plan_campaign
 
     loaded = load_campaign(campaign)
-    result = plan_campaign(loaded, _parse_at(at), _db(db), show=show)
+    result = plan_campaign(loaded, _parse_at(at), _db(db), show=show, narrow=True)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -861,7 +861,7 @@ def report(
 
         loaded = load_campaign(campaign)
         name, conversions = loaded.campaign.name, loaded.campaign.conversions
-        progress = plan_campaign(loaded, None, path, show=0).counts
+        progress = plan_campaign(loaded, None, path, show=0, narrow=True).counts
     con = open_run_log(path, read_only=True)
     result = build_report(con, name, run_id, conversions, progress)
     con.close()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 import glob
 import re
+import threading
+import uuid
 import zoneinfo
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +40,7 @@ STAGES = (
 )
 # Up to this many distinct numbers are normalised in Python; more go through compiled SQL.
 SMALL_SOURCE = 5_000
-# Lead files this big (in all) have their numbers read in the same pass as the file.
+# Lead files this big (in all) have the suppression lists read alongside them, on another thread.
 BIG_SOURCE_BYTES = 4_000_000
 _LINE_RE = re.compile(r"[Ll]ine:? (\d+)")
 
@@ -143,11 +146,15 @@ def _describe_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> 
     files = _source_files(loaded)
     leads = loaded.campaign.leads
     phone_header = leads.columns.get("phone", "phone")
-    try:
-        described = con.execute(f"DESCRIBE SELECT * FROM {_reader(files)}").fetchall()
-    except duckdb.Error as exc:
-        raise _source_error(exc, files) from None
-    headers = [r[0] for r in described]
+    sniffed = _sniff_csv(con, files)
+    if sniffed is not None:
+        headers = list(sniffed[1])
+    else:
+        try:
+            described = con.execute(f"DESCRIBE SELECT * FROM {_reader(files)}").fetchall()
+        except duckdb.Error as exc:
+            raise _source_error(exc, files) from None
+        headers = [r[0] for r in described]
     if not headers or headers == ["column0"] and files[0].stat().st_size == 0:
         raise LeadSourceError("lead file is empty", Location(str(files[0]), 1))
     missing = [(k, v) for k, v in leads.columns.items() if v not in headers]
@@ -169,10 +176,49 @@ def _describe_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> 
     tz_header = leads.columns.get("timezone", "timezone")
     if tz_header in headers:
         overrides[tz_header] = "VARCHAR"
-    reader = _reader(
-        files, overrides if files[0].suffix.lower() in (".csv", ".tsv", ".txt") else None
-    )
+    if sniffed is not None:  # read as sniffed (a second sniff would cost as much again)
+        options, types = sniffed
+        types = {**types, **overrides}
+        columns = "{" + ", ".join(f"{quote_str(k)}: {quote_str(v)}" for k, v in types.items()) + "}"
+        reader = (
+            f"read_csv({quote_str(str(files[0]))}, {options}, columns={columns}, parallel=false)"
+        )
+    else:
+        csv = files[0].suffix.lower() in (".csv", ".tsv", ".txt")
+        reader = _reader(files, overrides if csv else None)
     return _Source(files, headers, reader)
+
+
+def _sniff_csv(
+    con: duckdb.DuckDBPyConnection, files: list[Path]
+) -> tuple[str, dict[str, str]] | None:
+    """For one CSV file: the dialect DuckDB's sniffer finds (read_csv options, with auto
+    detection off) and the columns with their types. None for anything else, or when the
+    sniffer fails (DESCRIBE then words the error)."""
+    if len(files) != 1 or files[0].suffix.lower() not in (".csv", ".tsv", ".txt"):
+        return None
+    try:
+        found = con.execute(
+            "SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, SkipRows, HasHeader,"
+            f" Columns, DateFormat, TimestampFormat FROM sniff_csv({quote_str(str(files[0]))})"
+        ).fetchone()
+    except duckdb.Error:
+        return None
+    delim, quote, escape, new_line, comment, skip, header, columns, date, stamp = found
+
+    def text(value: str | None) -> str:
+        return quote_str("" if value in (None, "(empty)") else value)
+
+    options = (
+        f"auto_detect=false, delim={text(delim)}, quote={text(quote)}, escape={text(escape)},"
+        f" new_line={text(new_line)}, skip={int(skip)}, comment={text(comment)},"
+        f" header={'true' if header else 'false'}"
+    )
+    if date not in (None, "", "(empty)"):
+        options += f", dateformat={text(date)}"
+    if stamp not in (None, "", "(empty)"):
+        options += f", timestampformat={text(stamp)}"
+    return options, {c["name"]: c["type"] for c in columns}
 
 
 def _load_source(
@@ -180,17 +226,17 @@ def _load_source(
     con: duckdb.DuckDBPyConnection,
     source: _Source,
     where: str | None,
-    region: str | None = None,
+    keep: list[str] | None = None,
 ) -> int:
     """Read the source once into TEMP table `__src` and return its number of rows.
 
-    `__src` has the lead columns (renamed by `leads.columns`), `__row` (the 1-based row across
-    the files, in name order) and `__m` (matched `where`). With a `where` it keeps only the
-    matching rows, and the last row so that its `__row` counts the source: the bulk of a big
-    file never gets copied. With a `region`, also `fast_phone_sql`'s `__e164` and `__region`
-    for the phone numbers read there. Raises duckdb.Error when `where` fails on the data.
+    `__src` has the lead columns (renamed by `leads.columns`; only those in `keep` when given),
+    `__row` (the 1-based row across the files, in name order) and `__m` (matched `where`).
+    With a `where` it keeps only the matching rows, and the last row so that its `__row` counts
+    the source: the bulk of a big file never gets copied. Raises duckdb.Error when `where`
+    fails on the data.
     """
-    mapped = f"SELECT {_mapped_select(loaded, source.headers)} FROM {source.reader}"
+    mapped = f"SELECT {_mapped_select(loaded, source.headers, keep)} FROM {source.reader}"
     if where:
         # both windows stream (no sort, no copy of the file): the row number, and whether
         # another row follows. They read the file in one thread; a parallel read would have to
@@ -203,8 +249,6 @@ def _load_source(
         )
     else:
         sql = f"SELECT row_number() OVER () AS __row, true AS __m, * FROM ({mapped})"
-    if region:
-        sql = fast_phone_sql(sql, "phone", region) or sql
     con.execute(f"CREATE OR REPLACE TEMP TABLE __src AS {sql}")
     rows = con.execute("SELECT max(__row) FROM __src").fetchone()[0] or 0
     if rows == 0:
@@ -235,16 +279,18 @@ def lead_columns(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list
     return [r[0] for r in con.execute("DESCRIBE __src").fetchall() if r[0] not in internal]
 
 
-def _mapped_select(loaded: LoadedCampaign, headers: list[str]) -> str:
+def _mapped_select(
+    loaded: LoadedCampaign, headers: list[str], keep: list[str] | None = None
+) -> str:
     mapping = loaded.campaign.leads.columns
     renamed = {v: k for k, v in mapping.items()}
     targets = set(mapping)
     parts = []
     for h in headers:
-        if h in renamed:
-            parts.append(f"{quote_ident(h)} AS {quote_ident(renamed[h])}")
-        elif h not in targets:
-            parts.append(quote_ident(h))
+        name = renamed.get(h, h)
+        if (h not in renamed and h in targets) or (keep is not None and name not in keep):
+            continue
+        parts.append(f"{quote_ident(h)} AS {quote_ident(name)}" if h in renamed else quote_ident(h))
     return ", ".join(parts)
 
 
@@ -278,24 +324,110 @@ def check_lead_sql(loaded: LoadedCampaign, columns: list[str]) -> list[DialerErr
     return errors
 
 
-def _suppression_table(
-    loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection, has_log: bool, catalog: str = "log"
-) -> None:
-    region = quote_str(loaded.campaign.leads.default_region)
-    con.execute("CREATE OR REPLACE TEMP TABLE __suppress_raw (phone VARCHAR)")
-    for i, spec in enumerate(loaded.campaign.suppress):
-        where = loaded.locate(("suppress", i))
-        pattern = str(loaded.resolve(spec))
-        files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        if not files or not Path(files[0]).exists():
-            raise LeadSourceError(f"suppression list not found: {spec}", where, field="suppress")
-        for f in files:
-            _load_suppression_file(Path(f), con, region, where)
+class _Lists:
+    """The suppression lists' numbers: as written (table `raw`, one VARCHAR column `phone`) and,
+    on the SQL path, in E.164 (table `sp`, column `__e164`, each valid number once).
+
+    Read on `con` when asked, or (`alongside`) at once on a thread of its own while `con` reads
+    the lead file, which takes one core: through a cursor, into an in-memory catalog of its own
+    (the TEMP tables of `con` are not seen by a cursor). `close()` waits for the thread and
+    drops that catalog; `wait()` re-raises what went wrong there.
+    """
+
+    def __init__(self, loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection, alongside: bool):
+        self.loaded, self.con = loaded, con
+        self.region = loaded.campaign.leads.default_region
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        self.catalog: str | None = None
+        self.raw, self.sp = "__suppress_raw", "__sp"
+        if alongside:
+            self.catalog = f"__dialer_lists_{uuid.uuid4().hex[:16]}"
+            con.execute(f"ATTACH ':memory:' AS {self.catalog}")
+            self.raw, self.sp = f"{self.catalog}.raw", f"{self.catalog}.sp"
+            self.thread = threading.Thread(
+                target=self._alongside, args=(con.cursor(),), name="dialer-lists", daemon=True
+            )
+            self.thread.start()
+
+    def _table(self, name: str) -> str:
+        return f"TABLE {name}" if self.catalog else f"TEMP TABLE {name}"
+
+    def _alongside(self, cur: duckdb.DuckDBPyConnection) -> None:
+        try:
+            self._read(cur)
+            self._normalise(cur)
+        except BaseException as exc:  # re-raised by wait(), on the caller's thread
+            self.error = exc
+        finally:
+            cur.close()
+
+    def read(self) -> None:
+        """Read the lists (on `con`, unless that is under way alongside)."""
+        if self.catalog is None:
+            self._read(self.con)
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def normalised(self) -> str:
+        """The table of E.164 numbers (normalised now, unless that was done alongside)."""
+        if self.catalog is None:
+            self._normalise(self.con)
+        self.wait()
+        return self.sp
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.catalog is not None:
+            self.con.execute(f"DETACH DATABASE IF EXISTS {self.catalog}")
+            self.catalog = None
+
+    def _read(self, con: duckdb.DuckDBPyConnection) -> None:
+        loaded = self.loaded
+        con.execute(f"CREATE OR REPLACE {self._table(self.raw)} (phone VARCHAR)")
+        for i, spec in enumerate(loaded.campaign.suppress):
+            where = loaded.locate(("suppress", i))
+            pattern = str(loaded.resolve(spec))
+            files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+            if not files or not Path(files[0]).exists():
+                raise LeadSourceError(
+                    f"suppression list not found: {spec}", where, field="suppress"
+                )
+            for f in files:
+                _load_suppression_file(Path(f), con, self.raw, self.region)
+
+    def _normalise(self, con: duckdb.DuckDBPyConnection) -> None:
+        """`sp` from `raw`: the region's usual forms by `fast_phone_sql`, the rest by the
+        `dialer_e164` macro, compiled only when some number needs it."""
+        region = self.region
+        fast = fast_phone_sql(f"SELECT phone FROM {self.raw}", "phone", region) or (
+            f"SELECT phone, NULL::VARCHAR AS __region, '?' AS __e164 FROM {self.raw}"
+        )
+        parsed = f"{self.sp}_parsed"
+        con.execute(f"CREATE OR REPLACE {self._table(parsed)} AS {fast}")
+        e164 = "__e164"
+        if con.execute(f"SELECT EXISTS (SELECT 1 FROM {parsed} WHERE __e164 = '?')").fetchone()[0]:
+            install_phone_sql(con)
+            slow = f"dialer_e164(phone, {quote_str(region)})"
+            e164 = f"CASE WHEN __e164 = '?' THEN {slow} ELSE __e164 END"
+        con.execute(
+            f"CREATE OR REPLACE {self._table(self.sp)} AS SELECT DISTINCT e AS __e164"
+            f" FROM (SELECT {e164} AS e FROM {parsed}) WHERE e IS NOT NULL"
+        )
+        con.execute(f"DROP TABLE {parsed}")
 
 
-def _suppressed(con: duckdb.DuckDBPyConnection, has_log: bool, catalog: str) -> None:
-    """`__suppress`: every suppressed E.164 number (the lists' through `__sp`, plus dnc)."""
-    union = "SELECT __e164 AS phone FROM __sp"
+def _suppressed(con: duckdb.DuckDBPyConnection, sp: str, has_log: bool, catalog: str) -> None:
+    """`__suppress`: every suppressed E.164 number (the lists' from `sp`, plus dnc)."""
+    union = f"SELECT __e164 AS phone FROM {sp}"
     if has_log:
         union += f" UNION ALL SELECT phone FROM {quote_ident(catalog)}.dnc"
     con.execute(
@@ -304,88 +436,71 @@ def _suppressed(con: duckdb.DuckDBPyConnection, has_log: bool, catalog: str) -> 
     )
 
 
-_LEADS = "SELECT * EXCLUDE (__m) FROM __src WHERE __m"
-_ALL_RAWS = (
-    "SELECT raw FROM (SELECT CAST(phone AS VARCHAR) AS raw FROM __src WHERE __m"
-    " UNION ALL SELECT phone FROM __suppress_raw) WHERE raw IS NOT NULL"
-)
+_LEAD_RAWS = "SELECT CAST(phone AS VARCHAR) AS raw FROM __src WHERE __m AND phone IS NOT NULL"
 
 
-def _is_small(con: duckdb.DuckDBPyConnection) -> bool:
+def _is_small(con: duckdb.DuckDBPyConnection, lists: _Lists) -> bool:
     """Whether at most SMALL_SOURCE distinct numbers are written (leads and lists): counted on
-    the first rows first, which settle it for a big source."""
-    rows = con.execute(f"SELECT count(*) FROM ({_ALL_RAWS})").fetchone()[0]
-    if rows <= SMALL_SOURCE:
-        return True
-    first = f"SELECT count(DISTINCT raw) FROM ({_ALL_RAWS} LIMIT {4 * SMALL_SOURCE})"
-    if con.execute(first).fetchone()[0] > SMALL_SOURCE:
-        return False
-    return con.execute(f"SELECT count(DISTINCT raw) FROM ({_ALL_RAWS})").fetchone()[0] <= (
-        SMALL_SOURCE
-    )
+    the leads' first rows first, which settle it for a big source."""
+    rows = con.execute(f"SELECT count(*) FROM ({_LEAD_RAWS})").fetchone()[0]
+    if rows > SMALL_SOURCE:
+        first = f"SELECT count(DISTINCT raw) FROM ({_LEAD_RAWS} LIMIT {4 * SMALL_SOURCE})"
+        if con.execute(first).fetchone()[0] > SMALL_SOURCE:
+            return False
+    lists.wait()
+    every = f"{_LEAD_RAWS} UNION ALL SELECT phone FROM {lists.raw} WHERE phone IS NOT NULL"
+    return con.execute(f"SELECT count(DISTINCT raw) FROM ({every})").fetchone()[0] <= (SMALL_SOURCE)
 
 
-def _phone_map(con: duckdb.DuckDBPyConnection, region: str, in_src: bool) -> tuple[str, str | None]:
+def _phone_map(
+    con: duckdb.DuckDBPyConnection, region: str, lists: _Lists
+) -> tuple[str, str | None]:
     """Normalise the matched leads' and the suppression lists' numbers.
 
-    Returns the matched leads with `__e164` and `__region` (a relation: TEMP table `__lp`, or
-    `__src` itself when it has them already, `in_src`), and the region whose numbers still
-    need their zones from `fast_timezones_sql` (the rows with a `__region`), or None. Makes
-    `__lpz(__row, __phone_zones)` for the leads whose zones are known already, and
-    `__sp(__e164)` for `__suppress_raw` (a suppressed number needs no timezone).
+    Makes TEMP table `__lp(__row, phone, __e164, __region)` for the matched leads, and
+    `__lpz(__row, __phone_zones)` for those whose zones are known already; returns the table
+    of the lists' E.164 numbers (see `_Lists`) and the region whose numbers (the rows of `__lp`
+    with a `__region`) still need their zones from `fast_timezones_sql`, or None.
 
     A small set is normalised by phonenumbers itself (no SQL to compile). A large one in SQL:
     the usual written forms of the region by `fast_phone_sql`, the rest by the `dialer_e164`
     macro that `dialer.phones` compiles from phonenumbers' metadata, compiled only when some
     number needs it; that SQL is stricter on exotic input (extensions, letters), never looser.
     """
-    if _is_small(con):
-        _python_phone_map(con, region, in_src)
-        return "__lp", None
-    supp = fast_phone_sql("SELECT phone FROM __suppress_raw", "phone", region)
-    zoned = region if supp is not None else None
+    if _is_small(con, lists):
+        return _python_phone_map(con, region, lists.raw), None
+    leads = "SELECT __row, phone FROM __src WHERE __m"
+    fast = fast_phone_sql(leads, "phone", region)
+    zoned = region if fast is not None else None
     if zoned:
         install_fast_phone_sql(con, region)
     else:  # no such region: only '+' forms parse, all through dialer_e164
-        supp = "SELECT phone, NULL::VARCHAR AS __region, '?' AS __e164 FROM __suppress_raw"
-    if in_src:
-        table, leads, live = "__src", f"({_LEADS})", "__m AND "
-    else:
-        fast = fast_phone_sql(_LEADS, "phone", region) or (
-            f"SELECT *, NULL::VARCHAR AS __region, '?' AS __e164 FROM ({_LEADS})"
-        )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __lp AS {fast}")
-        table, leads, live = "__lp", "__lp", ""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __sp AS {supp}")
-    slow = con.execute(
-        f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {live}__e164 = '?')"
-        " OR EXISTS (SELECT 1 FROM __sp WHERE __e164 = '?')"
-    ).fetchone()[0]
-    rest = f"SELECT __row, __e164 FROM {leads} WHERE __region IS NULL AND __e164 IS NOT NULL"
+        fast = f"SELECT *, NULL::VARCHAR AS __region, '?' AS __e164 FROM ({leads})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __lp AS {fast}")
+    slow = con.execute("SELECT EXISTS (SELECT 1 FROM __lp WHERE __e164 = '?')").fetchone()[0]
     if slow:
         install_phone_sql(con)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE __slow AS SELECT raw,"
-            f" dialer_e164(raw, {quote_str(region)}) AS e164 FROM (SELECT DISTINCT raw FROM"
-            f" (SELECT CAST(phone AS VARCHAR) AS raw FROM {table} WHERE {live}__e164 = '?'"
-            " UNION ALL SELECT phone FROM __sp WHERE __e164 = '?'))"
+            f" dialer_e164(raw, {quote_str(region)}) AS e164 FROM (SELECT DISTINCT"
+            " CAST(phone AS VARCHAR) AS raw FROM __lp WHERE __e164 = '?')"
         )
-        for t, guard in ((table, live), ("__sp", "")):
-            con.execute(
-                f"UPDATE {t} SET __e164 = s.e164 FROM __slow s"
-                f" WHERE {guard}{t}.__e164 = '?' AND s.raw = CAST({t}.phone AS VARCHAR)"
-            )
+        con.execute(
+            "UPDATE __lp SET __e164 = s.e164 FROM __slow s"
+            " WHERE __lp.__e164 = '?' AND s.raw = CAST(__lp.phone AS VARCHAR)"
+        )
+        rest = "SELECT __row, __e164 FROM __lp WHERE __region IS NULL AND __e164 IS NOT NULL"
         rest = f"SELECT __row, __phone_zones FROM ({with_timezones_sql(rest, '__e164')})"
     else:  # every number without a region is invalid
         rest = "SELECT 0 AS __row, NULL::VARCHAR[] AS __phone_zones WHERE false"
     con.execute(f"CREATE OR REPLACE TEMP TABLE __lpz AS {rest}")
-    return leads, zoned
+    return lists.normalised(), zoned
 
 
-def _python_phone_map(con: duckdb.DuckDBPyConnection, region: str, in_src: bool) -> None:
+def _python_phone_map(con: duckdb.DuckDBPyConnection, region: str, raw: str) -> str:
     rows = con.execute(
         "SELECT raw, bool_or(lead) FROM (SELECT CAST(phone AS VARCHAR) AS raw, true AS lead"
-        " FROM __src WHERE __m UNION ALL SELECT phone, false FROM __suppress_raw)"
+        f" FROM __src WHERE __m UNION ALL SELECT phone, false FROM {raw})"
         " WHERE raw IS NOT NULL GROUP BY raw"
     ).fetchall()
     raws = [r for r, _ in rows]
@@ -399,24 +514,24 @@ def _python_phone_map(con: duckdb.DuckDBPyConnection, region: str, in_src: bool)
         "unnest(?::VARCHAR[]) AS e164, unnest(?::VARCHAR[][]) AS zones",
         [raws, e164, zones],
     )
-    leads = "l.* EXCLUDE (__e164, __region)" if in_src else "l.*"  # (SQL's, not used)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __lp AS SELECT {leads}, m.e164 AS __e164,"
-        " NULL::VARCHAR AS __region"
-        f" FROM ({_LEADS}) l LEFT JOIN __pymap m ON m.raw = CAST(l.phone AS VARCHAR)"
+        "CREATE OR REPLACE TEMP TABLE __lp AS SELECT l.__row, l.phone, m.e164 AS __e164,"
+        " NULL::VARCHAR AS __region FROM (SELECT __row, phone FROM __src WHERE __m) l"
+        " LEFT JOIN __pymap m ON m.raw = CAST(l.phone AS VARCHAR)"
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE __lpz AS SELECT l.__row, m.zones AS __phone_zones"
         " FROM __lp l JOIN __pymap m ON m.raw = CAST(l.phone AS VARCHAR)"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE __sp AS SELECT m.e164 AS __e164 FROM __suppress_raw s"
-        " JOIN __pymap m ON m.raw = s.phone"
+        "CREATE OR REPLACE TEMP TABLE __sp AS SELECT m.e164 AS __e164 FROM"
+        f" {raw} s JOIN __pymap m ON m.raw = s.phone"
     )
+    return "__sp"
 
 
 def _load_suppression_file(
-    path: Path, con: duckdb.DuckDBPyConnection, region: str, where: Location
+    path: Path, con: duckdb.DuckDBPyConnection, raw: str, region: str
 ) -> None:
     name = quote_str(str(path))
     try:
@@ -432,15 +547,15 @@ def _load_suppression_file(
             named = [i for i, c in enumerate(lowered) if c in PHONE_HEADERS]
             if named:
                 col = named[0]
-            elif normalize_phone(cells[0], region.strip("'")):
+            elif normalize_phone(cells[0], region):
                 skip = 0
             con.execute(
-                f"INSERT INTO __suppress_raw SELECT column{col:d} FROM "
+                f"INSERT INTO {raw} SELECT column{col:d} FROM "
                 f"read_csv({name}, header=false, all_varchar=true) OFFSET {skip}"
             )
         else:
             con.execute(
-                "INSERT INTO __suppress_raw SELECT trim(unnest(string_split(content, chr(10)))) "
+                f"INSERT INTO {raw} SELECT trim(unnest(string_split(content, chr(10)))) "
                 f"FROM read_text({name})"
             )
     except duckdb.Error as exc:
@@ -454,6 +569,7 @@ def select_leads(
     run_log: Path | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
     log_catalog: str | None = None,
+    columns: Collection[str] | None = None,
 ) -> Selection:
     """Run the campaign's lead query; the result is TEMP table `__sel` on the returned connection.
 
@@ -461,50 +577,59 @@ def select_leads(
     `__zones` (IANA zones), `__stage` (one of STAGES, or 'selected') and `__order` (1-based
     position among selected leads, by `order_by` then source row). The run log's `dnc` table is
     read from `run_log` (attached read-only as `log`), or from `log_catalog` on `con` when the
-    caller already has the run log open.
+    caller already has the run log open. With `columns`, only those lead columns are read
+    (those that exist), and the ones the query itself needs (phone, timezone, those `where` and
+    `order_by` read): what a caller that shows counts and a few names needs, read faster.
     """
     con = con or duckdb.connect()
     leads = loaded.campaign.leads
     source = _describe_source(loaded, con)
-    columns = _column_names(loaded, source.headers)
-    errors = check_lead_sql(loaded, columns)
+    all_columns = _column_names(loaded, source.headers)
+    errors = check_lead_sql(loaded, all_columns)
     if errors:
         from dialer.errors import CampaignInvalid
 
         _read_all(loaded, con, source)  # an unreadable file is reported first, as it was
         raise CampaignInvalid(errors)
-    query_failed = None
-    # a big source has its numbers read as it is read (a small one most likely takes the
-    # Python path, and needs no SQL compiled)
+    keep = None if columns is None else _needed_columns(loaded, all_columns, columns)
+    # a big source is read in one thread (to number its rows): the lists are read and
+    # normalised on the other core meanwhile
     big = sum(f.stat().st_size for f in source.files) >= BIG_SOURCE_BYTES
-    region = leads.default_region if big else None
+    lists = _Lists(loaded, con, alongside=big and bool(loaded.campaign.suppress))
     try:
-        source_rows = _load_source(loaded, con, source, leads.where, region)
-    except duckdb.Error as exc:
-        _read_all(loaded, con, source)  # the file's fault, or else the where's
-        query_failed = exc
-    if log_catalog:
-        has_log, catalog = True, log_catalog
-    else:
-        has_log, catalog = bool(run_log) and attach_run_log(con, Path(run_log)), "log"
-    _suppression_table(loaded, con, has_log, catalog)
-    if query_failed is not None:
-        raise _query_error(loaded, query_failed)
-    _timezone_names(con)
-    in_src = bool(region) and "__e164" in {r[0] for r in con.execute("DESCRIBE __src").fetchall()}
-    try:
-        leads_rel, zoned = _phone_map(con, leads.default_region, in_src)
-    except duckdb.Error as exc:
-        raise _query_error(loaded, exc) from None
-    _suppressed(con, has_log, catalog)
+        query_failed = None
+        try:
+            source_rows, keep = _read_matched(loaded, con, source, keep)
+        except duckdb.Error as exc:
+            query_failed = exc
+        if log_catalog:
+            has_log, catalog = True, log_catalog
+        else:
+            has_log, catalog = bool(run_log) and attach_run_log(con, Path(run_log)), "log"
+        lists.read()
+        if query_failed is not None:
+            lists.wait()  # a missing list is named before a failing where, as it was
+            raise _query_error(loaded, query_failed)
+        _timezone_names(con)
+        try:
+            sp, zoned = _phone_map(con, leads.default_region, lists)
+        except duckdb.Error as exc:
+            raise _query_error(loaded, exc) from None
+        _suppressed(con, sp, has_log, catalog)
+    finally:
+        lists.close()
+    columns = all_columns if keep is None else keep
     order = f"{leads.order_by}, __row" if leads.order_by else "__row"
     tz = "timezone" if "timezone" in columns else None
     tz_valid = (
         f"(CAST({quote_ident(tz)} AS VARCHAR) IN (SELECT name FROM __iana))" if tz else "false"
     )
     over_limit = f"WHEN o.__order > {int(leads.limit)} THEN 'over_limit' " if leads.limit else ""
-    lead_cols = ", ".join(quote_ident(c) for c in columns)
-    numbers = f"SELECT __row, {lead_cols}, __e164, __region FROM {leads_rel}"
+    lead_cols = "".join(f", s.{quote_ident(c)}" for c in columns)
+    numbers = (
+        f"SELECT s.__row{lead_cols}, l.__e164, l.__region"
+        " FROM __src s JOIN __lp l ON l.__row = s.__row"
+    )
     if zoned:
         numbers = fast_timezones_sql(numbers, "__e164", "__region", zoned, "__fast_zones")
     else:
@@ -518,7 +643,7 @@ def select_leads(
                 CASE WHEN {tz_valid} THEN [CAST({quote_ident(tz) if tz else "NULL"} AS VARCHAR)]
                      ELSE coalesce(n.__fast_zones, z.__phone_zones, []) END AS __zones
             FROM ({numbers}) n LEFT JOIN __lpz z ON z.__row = n.__row),
-        f AS (SELECT __e164, min(__row) AS __first FROM {leads_rel} WHERE __e164 IS NOT NULL
+        f AS (SELECT __e164, min(__row) AS __first FROM __lp WHERE __e164 IS NOT NULL
               GROUP BY 1),
         p AS (
             SELECT n.*, CASE
@@ -548,6 +673,41 @@ def select_leads(
         counts[stage] = stage_counts.get(stage, 0)
     counts["selected"] = stage_counts.get("selected", 0)
     return Selection(con, columns, source_rows, counts, has_log, source.files, catalog)
+
+
+def _needed_columns(
+    loaded: LoadedCampaign, columns: list[str], wanted: Collection[str]
+) -> list[str]:
+    """The lead columns (of `columns`, in their order) in `wanted` or read by the query."""
+    leads = loaded.campaign.leads
+    need = {c.lower() for c in wanted} | {"phone", "timezone"}
+    for kind in ("where", "order_by"):
+        sql = getattr(leads, kind)
+        if sql:
+            need |= {c.lower() for c in check_fragment(kind, sql).columns}
+    return [c for c in columns if c.lower() in need]
+
+
+def _read_matched(
+    loaded: LoadedCampaign,
+    con: duckdb.DuckDBPyConnection,
+    source: _Source,
+    keep: list[str] | None,
+) -> tuple[int, list[str] | None]:
+    """`_load_source` with the `where`: (source rows, the columns read, None for all). Raises
+    the file's LeadSourceError when the file is at fault, else the where's duckdb.Error."""
+    where = loaded.campaign.leads.where
+    try:
+        return _load_source(loaded, con, source, where, keep), keep
+    except duckdb.Error as exc:
+        failed = exc
+    if keep is not None:  # (a column the where reads that the check did not see)
+        try:
+            return _load_source(loaded, con, source, where), None
+        except duckdb.Error:
+            pass
+    _read_all(loaded, con, source)  # the file's fault raises here
+    raise failed
 
 
 def _query_error(loaded: LoadedCampaign, exc: duckdb.Error) -> DialerError:

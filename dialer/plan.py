@@ -16,6 +16,8 @@ from dialer.leads import quote_ident, quote_str, select_leads
 from dialer.project import Rules, load_rules
 from dialer.schedule.window import CallingWindow, is_open, next_open
 
+# The lead column a planned lead's name is read from (the legacy header).
+NAME_COLUMN = "prospect_name"
 # Stage names in the order a lead meets them, with the words `plan` prints.
 STAGE_LABELS = {
     "source_rows": "source rows",
@@ -130,11 +132,19 @@ def plan_campaign(
     rules: Rules | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
     log_catalog: str | None = None,
+    narrow: bool = False,
 ) -> Plan:
-    """Plan a campaign at `at` (default: now): counts per stage and the first `show` leads."""
+    """Plan a campaign at `at` (default: now): counts per stage and the first `show` leads.
+
+    `narrow`: read only the lead columns the plan uses, and make no `__plan` table of every
+    planned lead (for a caller that uses only the Plan returned). Otherwise `con` keeps TEMP
+    tables `__sel` (see `select_leads`) and `__plan` (`__final`, `__next` for each selected
+    lead)."""
     at = (at or datetime.now(UTC)).astimezone(UTC)
     rules = rules or load_rules(project_root(loaded.path))
-    selection = select_leads(loaded, run_log, con, log_catalog)
+    selection = select_leads(
+        loaded, run_log, con, log_catalog, columns=(NAME_COLUMN,) if narrow else None
+    )
     con = selection.con
     if selection.has_run_log:
         con.execute(_history_sql(loaded, at, retry_unknown, selection.log_catalog))
@@ -146,10 +156,22 @@ def plan_campaign(
             " FROM __sel WHERE __stage = 'selected'"
         )
     window = rules.effective_window(loaded.campaign.pacing.window)
-    _apply_windows(con, window, at, base)
-
+    groups = _window_groups(con, window, at, base)
     counts = {k: v for k, v in selection.counts.items() if k != "selected"}
-    states = dict(con.execute("SELECT __final, count(*) FROM __plan GROUP BY 1").fetchall())
+    name_col = NAME_COLUMN if NAME_COLUMN in selection.columns else None
+    if narrow:  # the counts by group, the first leads found in order: no table of them all
+        states: dict[str, int] = {}
+        for n, final, _ in groups.values():
+            states[final] = states.get(final, 0) + n
+        shown = _first_planned(con, base, groups, show)
+    else:
+        _apply_windows(con, base)
+        states = dict(con.execute("SELECT __final, count(*) FROM __plan GROUP BY 1").fetchall())
+        limit = "" if show is None else f"LIMIT {int(show)}"
+        shown = con.execute(
+            "SELECT __order, __row, __e164, __zones, __used, __final, __next FROM __plan"
+            f" WHERE __final IN {PLANNED!r} ORDER BY __order {limit}"
+        ).fetchall()
     for state in (
         "done",
         "exhausted",
@@ -162,30 +184,25 @@ def plan_campaign(
     ):
         counts[state] = states.get(state, 0)
     plan = Plan(loaded.campaign.name, loaded.revision, at, counts)
-    plan.callable = sum(
-        states.get(s, 0) for s in ("waiting_retry", "outside_window", "callable_now")
-    )
-    limit = "" if show is None else f"LIMIT {int(show)}"
-    name_col = "prospect_name" if "prospect_name" in selection.columns else None
-    # the first `show` leads, then their names: a join of every planned lead would cost more
-    rows = con.execute(
-        f"""WITH p AS (
-                SELECT __order, __row, __e164, __zones, __used, __final, __next FROM __plan
-                WHERE __final IN ('callable_now', 'outside_window', 'waiting_retry')
-                ORDER BY __order {limit})
-            SELECT p.__order, p.__row, p.__e164, p.__zones, p.__used, p.__final, p.__next,
-                   {"s.prospect_name" if name_col else "NULL"}
-            FROM p JOIN __sel s USING (__row)
-            ORDER BY p.__order"""
-    ).fetchall()
-    for order, row, phone, zones, used, state, nxt, name in rows:
+    plan.callable = sum(states.get(s, 0) for s in PLANNED)
+    # the names of the leads shown only: a join of every planned lead would cost more
+    names: dict[int, str | None] = {}
+    if name_col and shown:
+        names = dict(
+            con.execute(
+                f"SELECT __row, {quote_ident(name_col)} FROM __sel"
+                " WHERE __row IN (SELECT unnest(?::BIGINT[]))",
+                [[r[1] for r in shown]],
+            ).fetchall()
+        )
+    for order, row, phone, zones, used, state, nxt in shown:
         next_at = datetime.fromtimestamp(nxt, UTC) if nxt is not None else None
         plan.leads.append(
             PlannedLead(
                 order=order,
                 row=row,
                 phone=phone,
-                name=name,
+                name=names.get(row),
                 timezones=list(zones),
                 attempts=used,
                 state=state,
@@ -196,6 +213,10 @@ def plan_campaign(
     return plan
 
 
+# The plan states of a lead that will be called (now, later today, after its retry delay).
+PLANNED = ("callable_now", "outside_window", "waiting_retry")
+
+
 def local_text(when: datetime | None, zones: list[str]) -> str | None:
     """`when` as the lead sees it: `mon 2026-11-23 09:00 EST` in its first zone."""
     if when is None or not zones:
@@ -204,43 +225,81 @@ def local_text(when: datetime | None, zones: list[str]) -> str | None:
     return f"{DAY_NAMES[local.weekday()]} {local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
-def _apply_windows(
+def _final(state: str, nxt: float | None, open_now: bool) -> str:
+    """A selected lead's plan state, from its history state and its window (next opening,
+    open now)."""
+    if state in ("due", "waiting_retry") and nxt is None:
+        return "no_window"
+    if state == "due":
+        return "callable_now" if open_now else "outside_window"
+    return state
+
+
+def _window_groups(
     con: duckdb.DuckDBPyConnection, window: CallingWindow | None, at: datetime, base: str
-) -> None:
-    """Make `__plan`: the rows of `base` (a SELECT of the selected leads with their `__state`)
-    plus `__final` (state) and `__next` (epoch of next allowed dial)."""
-    groups = con.execute(
-        f"SELECT DISTINCT __zones, __due FROM ({base}) WHERE __state IN ('due', 'waiting_retry')"
+) -> dict[tuple[tuple[str, ...], float | None, str], tuple[int, str, float | None]]:
+    """The selected leads (the rows of `base`, a SELECT with their `__state`) grouped by zones,
+    retry due time and state: each group's size, plan state and next allowed dial (epoch).
+    Makes TEMP table `__next` (zkey, due, state, nxt, final) of the same, for `_apply_windows`."""
+    rows = con.execute(
+        f"SELECT __zones, __due, __state, count(*) FROM ({base}) GROUP BY ALL"
     ).fetchall()
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE __next (zkey VARCHAR, due DOUBLE, nxt DOUBLE, open BOOLEAN)"
-    )
+    groups = {}
     values = []
-    for zones, due in groups:
-        start = max(at, datetime.fromtimestamp(due, UTC)) if due is not None else at
-        if window is None:
-            nxt, open_now = None, False
-        else:
+    for zones, due, state, n in rows:
+        zones = tuple(zones)
+        nxt, open_now = None, False
+        if state in ("due", "waiting_retry") and window is not None:
+            start = max(at, datetime.fromtimestamp(due, UTC)) if due is not None else at
             when = next_open(window, list(zones), start)
             nxt = when.timestamp() if when else None
             open_now = due is None or due <= at.timestamp()
             open_now = open_now and is_open(window, list(zones), at)
-        values.append(("\x1f".join(zones), due, nxt, open_now))
+        final = _final(state, nxt, open_now)
+        groups[zones, due, state] = (n, final, nxt)
+        values.append(("\x1f".join(zones), due, state, nxt, final))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __next"
+        " (zkey VARCHAR, due DOUBLE, state VARCHAR, nxt DOUBLE, final VARCHAR)"
+    )
     if values:
         con.execute(
-            "INSERT INTO __next SELECT unnest(?::VARCHAR[]), unnest(?::DOUBLE[]), "
-            "unnest(?::DOUBLE[]), unnest(?::BOOLEAN[])",
+            "INSERT INTO __next SELECT unnest(?::VARCHAR[]), unnest(?::DOUBLE[]),"
+            " unnest(?::VARCHAR[]), unnest(?::DOUBLE[]), unnest(?::VARCHAR[])",
             [list(c) for c in zip(*values, strict=True)],
         )
+    return groups
+
+
+def _apply_windows(con: duckdb.DuckDBPyConnection, base: str) -> None:
+    """Make `__plan`: the rows of `base` plus `__final` (plan state) and `__next` (epoch of
+    the next allowed dial), from `__next` (see `_window_groups`)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE __plan AS
-           SELECT p.*, n.nxt AS __next, CASE
-               WHEN p.__state = 'due' AND n.nxt IS NULL THEN 'no_window'
-               WHEN p.__state = 'waiting_retry' AND n.nxt IS NULL THEN 'no_window'
-               WHEN p.__state = 'due' AND n.open THEN 'callable_now'
-               WHEN p.__state = 'due' THEN 'outside_window'
-               ELSE p.__state END AS __final
+           SELECT p.*, n.nxt AS __next, coalesce(n.final, p.__state) AS __final
            FROM ({base}) p LEFT JOIN __next n
              ON n.zkey = array_to_string(p.__zones, chr(31))
-            AND n.due IS NOT DISTINCT FROM p.__due"""
+            AND n.due IS NOT DISTINCT FROM p.__due AND n.state = p.__state"""
     )
+
+
+def _first_planned(
+    con: duckdb.DuckDBPyConnection, base: str, groups: dict, show: int | None
+) -> list[tuple]:
+    """The first `show` (None: all) leads of `base` in campaign order whose plan state is in
+    PLANNED, as (order, row, e164, zones, attempts, state, next), by their groups."""
+    out: list[tuple] = []
+    batch, offset = max(4 * (show or 0), 256), 0
+    while show is None or len(out) < show:
+        rows = con.execute(
+            f"SELECT __order, __row, __e164, __zones, __used, __due, __state FROM ({base})"
+            f" ORDER BY __order LIMIT {batch} OFFSET {offset}"
+        ).fetchall()
+        for order, row, e164, zones, used, due, state in rows:
+            _, final, nxt = groups[tuple(zones), due, state]
+            if final in PLANNED:
+                out.append((order, row, e164, zones, used, final, nxt))
+        if len(rows) < batch:
+            break
+        offset += batch
+    return out[:show] if show is not None else out

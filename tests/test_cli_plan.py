@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
+import dialer.leads as leads_module
 from dialer.campaign.load import load_campaign
 from dialer.plan import plan_campaign
 from dialer.store.connect import open_run_log
@@ -54,7 +57,8 @@ def test_plan_weekend_moves_everyone_to_monday(project):
     assert all(lead["next_local"].startswith("mon 2026-11-30 09:00") for lead in data["leads"])
 
 
-def test_plan_reads_history_from_the_run_log(project):
+def write_history(project):
+    """A run log with one lead in each history state; returns its path."""
     db = project / "runs" / "dialer.duckdb"
     con = open_run_log(db)
     rows = [
@@ -78,6 +82,11 @@ def test_plan_reads_history_from_the_run_log(project):
             [attempt_id, phone, phone, n, status, disposition, callback],
         )
     con.close()
+    return db
+
+
+def test_plan_reads_history_from_the_run_log(project):
+    db = write_history(project)
     loaded = load_campaign(project / "campaigns" / "example.yaml", env={})
     plan = plan_campaign(loaded, datetime.fromisoformat(AT), db, show=None)
     assert plan.counts["exhausted"] == 1
@@ -94,6 +103,28 @@ def test_plan_reads_history_from_the_run_log(project):
         loaded, datetime.fromisoformat(AT), db, show=None, retry_unknown=True
     )
     assert unknown_too.counts["unknown"] == 0
+
+
+@pytest.mark.parametrize("show", [None, 0, 2])
+@pytest.mark.parametrize("history", [False, True])
+@pytest.mark.parametrize("big", [False, True])
+def test_a_narrow_plan_is_the_same_plan(project, monkeypatch, show, history, big):
+    # `dialer plan` reads only the columns it shows and counts by group, with no table of
+    # every planned lead; what it says must not change. `big`: as a big lead file is read
+    # (numbers in compiled SQL, the suppression list read on another thread meanwhile)
+    if big:
+        monkeypatch.setattr(leads_module, "SMALL_SOURCE", 0)
+        monkeypatch.setattr(leads_module, "BIG_SOURCE_BYTES", 0)
+    db = write_history(project) if history else None
+    loaded = load_campaign(project / "campaigns" / "example.yaml", env={})
+    at = datetime.fromisoformat(AT)
+    full = plan_campaign(loaded, at, db, show=show)
+    narrow = plan_campaign(loaded, at, db, show=show, narrow=True)
+    assert narrow.to_dict() == full.to_dict()
+    assert full.counts["no_window"] == 1 and (full.counts["waiting_retry"] == 2) == history
+    assert len(narrow.leads) == (full.callable if show is None else min(show, full.callable))
+    assert [lead.order for lead in narrow.leads] == sorted(lead.order for lead in narrow.leads)
+    assert all(lead.name for lead in narrow.leads)
 
 
 def test_project_quiet_hours_narrow_every_campaign(project):

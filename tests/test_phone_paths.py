@@ -32,6 +32,7 @@ WRITTEN = [
     "+81 3-1234-5678",
     "+55 11 91234-5678",
     "+7 495 123-45-67",
+    "\t(646) 555-0177 ",  # a tab: not one of the usual separators
 ]
 STOP = ["+1 312 555 0142", "+44 20 7946 0958"]
 
@@ -70,6 +71,7 @@ def test_sql_path_agrees_with_phonenumbers(project, monkeypatch, in_scan):
     stages = {n: stage for n, (_, _, stage) in sql.items()}
     assert stages[2] == stages[5] == "suppressed"  # listed in another form, and from abroad
     assert stages[6] == "duplicate"  # the number of row 5 again, in another form
+    assert sql[len(WRITTEN) - 1][0] == "+16465550177"  # around the tab, by regexp_replace
 
 
 @pytest.mark.parametrize("in_scan", [False, True])

@@ -124,7 +124,13 @@ def _campaign_facts(state: ServerState, cur, campaign: str):
         if loaded is not None:
             try:
                 progress = plan_campaign(
-                    loaded, None, None, show=0, con=cur, log_catalog=state.catalog(cur)
+                    loaded,
+                    None,
+                    None,
+                    show=0,
+                    con=cur,
+                    log_catalog=state.catalog(cur),
+                    narrow=True,
                 ).counts
             except DialerError:  # the lead file is gone or broken: the log still reports
                 progress = None
