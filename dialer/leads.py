@@ -141,9 +141,12 @@ class _Source:
     reader: str  # the read_* call, the phone and timezone columns read as text
 
 
-def _describe_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> _Source:
-    """The lead files and their headers, checked against `leads.columns`."""
-    files = _source_files(loaded)
+def _describe_source(
+    loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection, files: list[Path] | None = None
+) -> _Source:
+    """The lead files (`files`, else found now) and their headers, checked against
+    `leads.columns`."""
+    files = files or _source_files(loaded)
     leads = loaded.campaign.leads
     phone_header = leads.columns.get("phone", "phone")
     sniffed = _sniff_csv(con, files)
@@ -241,11 +244,11 @@ def _load_source(
         # both windows stream (no sort, no copy of the file): the row number, and whether
         # another row follows. They read the file in one thread; a parallel read would have to
         # keep every row to number them (rowid), which costs more CPU than it saves time.
+        # (the where filters first, as a filter: as a column of every row it costs more)
         sql = (
-            "SELECT __row, __m, * EXCLUDE (__row, __m, __more) FROM ("
-            f"SELECT coalesce(({where}), false) AS __m, * FROM ("
+            f"SELECT __row, coalesce(({where}), false) AS __m, * EXCLUDE (__row, __more) FROM ("
             "SELECT row_number() OVER () AS __row, lead(true, 1, false) OVER () AS __more, *"
-            f" FROM ({mapped}))) WHERE __m OR NOT __more"
+            f" FROM ({mapped})) WHERE NOT __more OR ({where})"
         )
     else:
         sql = f"SELECT row_number() OVER () AS __row, true AS __m, * FROM ({mapped})"
@@ -579,24 +582,27 @@ def select_leads(
     read from `run_log` (attached read-only as `log`), or from `log_catalog` on `con` when the
     caller already has the run log open. With `columns`, only those lead columns are read
     (those that exist), and the ones the query itself needs (phone, timezone, those `where` and
-    `order_by` read): what a caller that shows counts and a few names needs, read faster.
+    `order_by` read), and `__sel` keeps only the first: what a caller that shows counts and a
+    few names needs, read faster.
     """
     con = con or duckdb.connect()
     leads = loaded.campaign.leads
-    source = _describe_source(loaded, con)
-    all_columns = _column_names(loaded, source.headers)
-    errors = check_lead_sql(loaded, all_columns)
-    if errors:
-        from dialer.errors import CampaignInvalid
-
-        _read_all(loaded, con, source)  # an unreadable file is reported first, as it was
-        raise CampaignInvalid(errors)
-    keep = None if columns is None else _needed_columns(loaded, all_columns, columns)
+    asked = columns
+    files = _source_files(loaded)
     # a big source is read in one thread (to number its rows): the lists are read and
     # normalised on the other core meanwhile
-    big = sum(f.stat().st_size for f in source.files) >= BIG_SOURCE_BYTES
+    big = sum(f.stat().st_size for f in files) >= BIG_SOURCE_BYTES
     lists = _Lists(loaded, con, alongside=big and bool(loaded.campaign.suppress))
     try:
+        source = _describe_source(loaded, con, files)
+        all_columns = _column_names(loaded, source.headers)
+        errors = check_lead_sql(loaded, all_columns)
+        if errors:
+            from dialer.errors import CampaignInvalid
+
+            _read_all(loaded, con, source)  # an unreadable file is reported first, as it was
+            raise CampaignInvalid(errors)
+        keep = None if asked is None else _needed_columns(loaded, all_columns, asked)
         query_failed = None
         try:
             source_rows, keep = _read_matched(loaded, con, source, keep)
@@ -619,19 +625,25 @@ def select_leads(
     finally:
         lists.close()
     columns = all_columns if keep is None else keep
+    # what `__sel` keeps: every lead column, or those asked for (not those only the query read)
+    wanted = None if asked is None else {c.lower() for c in asked}
+    kept = [c for c in columns if wanted is None or c.lower() in wanted]
     order = f"{leads.order_by}, __row" if leads.order_by else "__row"
-    tz = "timezone" if "timezone" in columns else None
+    tz = quote_ident("timezone") if "timezone" in columns else None
     tz_valid = (
-        f"(CAST({quote_ident(tz)} AS VARCHAR) IN (SELECT name FROM __iana))" if tz else "false"
+        f"coalesce(CAST(s.{tz} AS VARCHAR) IN (SELECT name FROM __iana), false)" if tz else "false"
     )
     over_limit = f"WHEN o.__order > {int(leads.limit)} THEN 'over_limit' " if leads.limit else ""
     lead_cols = "".join(f", s.{quote_ident(c)}" for c in columns)
+    # `__tzok`: the lead's own timezone is a zone name, so its number's zones are not needed
+    # (nor looked up: `__tzregion` is NULL)
     numbers = (
-        f"SELECT s.__row{lead_cols}, l.__e164, l.__region"
+        f"SELECT s.__row{lead_cols}, l.__e164, l.__region, {tz_valid} AS __tzok,"
+        f" CASE WHEN NOT {tz_valid} THEN l.__region END AS __tzregion"
         " FROM __src s JOIN __lp l ON l.__row = s.__row"
     )
     if zoned:
-        numbers = fast_timezones_sql(numbers, "__e164", "__region", zoned, "__fast_zones")
+        numbers = fast_timezones_sql(numbers, "__e164", "__tzregion", zoned, "__fast_zones")
     else:
         numbers = f"SELECT *, NULL::VARCHAR[] AS __fast_zones FROM ({numbers})"
     # The windows see only row numbers and the order_by columns: a window over whole lead rows
@@ -639,8 +651,8 @@ def select_leads(
     sql = f"""
         CREATE OR REPLACE TEMP TABLE __sel AS
         WITH n AS (
-            SELECT n.* EXCLUDE (__region, __fast_zones),
-                CASE WHEN {tz_valid} THEN [CAST({quote_ident(tz) if tz else "NULL"} AS VARCHAR)]
+            SELECT n.* EXCLUDE (__region, __tzok, __tzregion, __fast_zones),
+                CASE WHEN __tzok THEN [CAST({f"n.{tz}" if tz else "NULL"} AS VARCHAR)]
                      ELSE coalesce(n.__fast_zones, z.__phone_zones, []) END AS __zones
             FROM ({numbers}) n LEFT JOIN __lpz z ON z.__row = n.__row),
         f AS (SELECT __e164, min(__row) AS __first FROM __lp WHERE __e164 IS NOT NULL
@@ -657,7 +669,7 @@ def select_leads(
         o AS (
             SELECT __row, row_number() OVER (ORDER BY {order}) AS __order
             FROM p WHERE __pre = 'selected')
-        SELECT p.* EXCLUDE (__pre),
+        SELECT p.__row{"".join(f", p.{quote_ident(c)}" for c in kept)}, p.__e164, p.__zones,
             CASE WHEN __pre <> 'selected' THEN __pre {over_limit}ELSE 'selected' END AS __stage,
             o.__order
         FROM p LEFT JOIN o ON o.__row = p.__row
@@ -672,7 +684,7 @@ def select_leads(
     for stage in STAGES[1:]:
         counts[stage] = stage_counts.get(stage, 0)
     counts["selected"] = stage_counts.get("selected", 0)
-    return Selection(con, columns, source_rows, counts, has_log, source.files, catalog)
+    return Selection(con, kept, source_rows, counts, has_log, source.files, catalog)
 
 
 def _needed_columns(

@@ -254,3 +254,79 @@ def test_a_where_that_fails_on_the_data_names_the_where(people):
         select(people, where="CAST(prospect_name AS INTEGER) > 0")
     text = info.value.format()
     assert "lead query failed" in text and "leads.where" in text and ":5:" in text, text
+
+
+def _scratch_catalogs(con) -> list[str]:
+    names = con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    return [n for (n,) in names if n.startswith("__dialer_lists")]
+
+
+@pytest.mark.parametrize("alongside", [False, True])
+def test_suppression_lists_alongside_a_big_source_give_the_same_selection(
+    people, monkeypatch, alongside
+):
+    # a big source has its suppression lists read on another thread while it is read
+    monkeypatch.setattr(leads_module, "SMALL_SOURCE", 0)
+    monkeypatch.setattr(leads_module, "BIG_SOURCE_BYTES", 0 if alongside else 10**12)
+    con = duckdb.connect()
+    path = write_campaign(people, CAMPAIGN.format(where="industry = 'saas'"))
+    sel = select_leads(load_campaign(path, env={}), con=con)
+    assert stages(sel)[5] == "suppressed" and sel.counts["suppressed"] == 1
+    assert _scratch_catalogs(con) == []  # the lists' own catalog is gone
+
+
+@pytest.mark.parametrize("alongside", [False, True])
+@pytest.mark.parametrize(
+    ("stop", "where", "expected"),
+    [
+        (None, "industry = 'saas'", "suppression list not found: ../leads/stop.csv"),
+        (b"number\n\xff\xfe bad\n", "industry = 'saas'", "can not read suppression list"),
+        # a missing list is named before a where that fails on the data
+        (None, "CAST(industry AS INTEGER) > 0", "suppression list not found"),
+    ],
+)
+def test_a_bad_suppression_list_is_one_clear_error(
+    people, monkeypatch, alongside, stop, where, expected
+):
+    monkeypatch.setattr(leads_module, "SMALL_SOURCE", 0)
+    monkeypatch.setattr(leads_module, "BIG_SOURCE_BYTES", 0 if alongside else 10**12)
+    if stop is None:
+        (people / "leads" / "stop.csv").unlink()
+    else:
+        (people / "leads" / "stop.csv").write_bytes(stop)
+    con = duckdb.connect()
+    path = write_campaign(people, CAMPAIGN.format(where=where))
+    with pytest.raises(LeadSourceError) as info:
+        select_leads(load_campaign(path, env={}), con=con)
+    text = info.value.format()
+    assert expected in text, text
+    if stop is None:
+        assert ":7:" in text, text  # the campaign's suppress line
+    else:
+        assert "stop.csv" in text, text
+    assert _scratch_catalogs(con) == []
+
+
+def test_a_csv_is_read_in_the_dialect_it_is_written_in(project):
+    # semicolons, CRLF line ends, a quoted name with a line break and a semicolon, dates: the
+    # file is sniffed once and read with what was found; rows keep their file numbers
+    text = (
+        "name;phone;signed_up;score\r\n"
+        '"Ann; CEO";+1 201-555-0123;2026-01-05;90\r\n'
+        '"Bob\r\nJr";(212) 555-0199;2026-02-10;80\r\n'
+        "Cid;312-555-0142;2025-12-01;70\r\n"
+        "Dee;646-555-0122;2026-03-01;10\r\n"
+    )
+    (project / "leads" / "dialect.csv").write_bytes(text.encode())
+    path = write_campaign(
+        project,
+        "name: D\nleads:\n  source: ../leads/dialect.csv\n"
+        "  where: \"signed_up >= DATE '2026-01-01' AND score > 50\"\n"
+        "agent: {instructions: x, opening: y}\n",
+    )
+    sel = select_leads(load_campaign(path, env={}))
+    assert sel.source_rows == 4 and sel.counts["not_matched"] == 2
+    leads = {lead["row"]: lead for lead in fetch_leads(sel)}
+    assert sorted(leads) == [1, 2]
+    assert leads[1]["name"] == "Ann; CEO" and leads[2]["name"] == "Bob\r\nJr"
+    assert str(leads[2]["signed_up"]) == "2026-02-10" and leads[2]["phone"] == "+12125550199"
