@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import glob
 import re
@@ -203,7 +204,8 @@ def _sniff_csv(
     try:
         found = con.execute(
             "SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, SkipRows, HasHeader,"
-            f" Columns, DateFormat, TimestampFormat FROM sniff_csv({quote_str(str(files[0]))})"
+            " Columns, DateFormat, TimestampFormat"
+            f" FROM sniff_csv({quote_str(str(files[0]))}, header=true)"
         ).fetchone()
     except duckdb.Error:
         return None
@@ -244,11 +246,13 @@ def _load_source(
         # both windows stream (no sort, no copy of the file): the row number, and whether
         # another row follows. They read the file in one thread; a parallel read would have to
         # keep every row to number them (rowid), which costs more CPU than it saves time.
-        # (the where filters first, as a filter: as a column of every row it costs more)
+        # (`where` is evaluated once per row, as a column: a filter would have to repeat it
+        # for `__m`, and could not hold a window function)
         sql = (
-            f"SELECT __row, coalesce(({where}), false) AS __m, * EXCLUDE (__row, __more) FROM ("
+            "SELECT __row, __m, * EXCLUDE (__row, __m, __more) FROM ("
+            f"SELECT coalesce(({where}), false) AS __m, * FROM ("
             "SELECT row_number() OVER () AS __row, lead(true, 1, false) OVER () AS __more, *"
-            f" FROM ({mapped})) WHERE NOT __more OR ({where})"
+            f" FROM ({mapped}))) WHERE __m OR NOT __more"
         )
     else:
         sql = f"SELECT row_number() OVER () AS __row, true AS __m, * FROM ({mapped})"
@@ -344,10 +348,15 @@ class _Lists:
         self.thread: threading.Thread | None = None
         self.catalog: str | None = None
         self.raw, self.sp = "__suppress_raw", "__sp"
+        self.done_alongside = False  # (`sp` made on the thread)
         if alongside:
-            self.catalog = f"__dialer_lists_{uuid.uuid4().hex[:16]}"
-            con.execute(f"ATTACH ':memory:' AS {self.catalog}")
-            self.raw, self.sp = f"{self.catalog}.raw", f"{self.catalog}.sp"
+            catalog = f"__dialer_lists_{uuid.uuid4().hex[:16]}"
+            try:
+                con.execute(f"ATTACH ':memory:' AS {catalog}")
+            except duckdb.Error:  # (a read-only database can not): read them here, later
+                return
+            self.catalog = catalog
+            self.raw, self.sp = f"{catalog}.raw", f"{catalog}.sp"
             self.thread = threading.Thread(
                 target=self._alongside, args=(con.cursor(),), name="dialer-lists", daemon=True
             )
@@ -359,7 +368,12 @@ class _Lists:
     def _alongside(self, cur: duckdb.DuckDBPyConnection) -> None:
         try:
             self._read(cur)
-            self._normalise(cur)
+            # only lists long enough to send the leads down the SQL path for sure: shorter
+            # ones may end on the Python path, and are quick to normalise anyway
+            distinct = f"SELECT count(DISTINCT phone) FROM {self.raw}"
+            if cur.execute(distinct).fetchone()[0] > SMALL_SOURCE:
+                self._normalise(cur)
+                self.done_alongside = True
         except BaseException as exc:  # re-raised by wait(), on the caller's thread
             self.error = exc
         finally:
@@ -380,9 +394,9 @@ class _Lists:
 
     def normalised(self) -> str:
         """The table of E.164 numbers (normalised now, unless that was done alongside)."""
-        if self.catalog is None:
-            self._normalise(self.con)
         self.wait()
+        if not self.done_alongside:
+            self._normalise(self.con)
         return self.sp
 
     def close(self) -> None:
@@ -390,8 +404,9 @@ class _Lists:
             self.thread.join()
             self.thread = None
         if self.catalog is not None:
-            self.con.execute(f"DETACH DATABASE IF EXISTS {self.catalog}")
-            self.catalog = None
+            catalog, self.catalog = self.catalog, None
+            with contextlib.suppress(duckdb.Error):  # (never hide the error being raised)
+                self.con.execute(f"DETACH DATABASE IF EXISTS {catalog}")
 
     def _read(self, con: duckdb.DuckDBPyConnection) -> None:
         loaded = self.loaded

@@ -283,23 +283,32 @@ def _apply_windows(con: duckdb.DuckDBPyConnection, base: str) -> None:
     )
 
 
+# How many leads in order `_first_planned` looks at before it asks for the planned ones.
+FIRST_BATCH = 256
+
+
 def _first_planned(
     con: duckdb.DuckDBPyConnection, base: str, groups: dict, show: int | None
 ) -> list[tuple]:
     """The first `show` (None: all) leads of `base` in campaign order whose plan state is in
-    PLANNED, as (order, row, e164, zones, attempts, state, next), by their groups."""
-    out: list[tuple] = []
-    batch, offset = max(4 * (show or 0), 256), 0
-    while show is None or len(out) < show:
-        rows = con.execute(
-            f"SELECT __order, __row, __e164, __zones, __used, __due, __state FROM ({base})"
-            f" ORDER BY __order LIMIT {batch} OFFSET {offset}"
-        ).fetchall()
+    PLANNED, as (order, row, e164, zones, attempts, state, next): the first leads in order,
+    which usually are; else those of the planned groups in `__next`, in one query."""
+    cols = "__order, __row, __e164, __zones, __used, __due, __state"
+    if show is not None:
+        batch = max(show, FIRST_BATCH)
+        rows = con.execute(f"SELECT {cols} FROM ({base}) ORDER BY __order LIMIT {batch}").fetchall()
+        out = []
         for order, row, e164, zones, used, due, state in rows:
             _, final, nxt = groups[tuple(zones), due, state]
             if final in PLANNED:
                 out.append((order, row, e164, zones, used, final, nxt))
-        if len(rows) < batch:
-            break
-        offset += batch
-    return out[:show] if show is not None else out
+        if len(out) >= show or len(rows) < batch:
+            return out[:show]
+    limit = "" if show is None else f"LIMIT {int(show)}"
+    return con.execute(
+        f"""SELECT p.__order, p.__row, p.__e164, p.__zones, p.__used, n.final, n.nxt
+            FROM ({base}) p JOIN __next n
+              ON n.zkey = array_to_string(p.__zones, chr(31))
+             AND n.due IS NOT DISTINCT FROM p.__due AND n.state = p.__state
+            WHERE n.final IN {PLANNED!r} ORDER BY p.__order {limit}"""
+    ).fetchall()

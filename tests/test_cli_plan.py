@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 import dialer.leads as leads_module
+import dialer.plan as plan_module
 from dialer.campaign.load import load_campaign
 from dialer.plan import plan_campaign
 from dialer.store.connect import open_run_log
@@ -125,6 +126,31 @@ def test_a_narrow_plan_is_the_same_plan(project, monkeypatch, show, history, big
     assert len(narrow.leads) == (full.callable if show is None else min(show, full.callable))
     assert [lead.order for lead in narrow.leads] == sorted(lead.order for lead in narrow.leads)
     assert all(lead.name for lead in narrow.leads)
+
+
+def test_a_narrow_plan_finds_planned_leads_past_those_that_are_not(project, monkeypatch):
+    # the first leads in order are done or exhausted: the shown ones come from the planned
+    # groups in one query, not by paging through every lead
+    monkeypatch.setattr(plan_module, "FIRST_BATCH", 1)
+    db = write_history(project)
+    con = open_run_log(db)
+    for n in (2, 3):  # Finley, first in order, now exhausted too
+        con.execute(
+            "INSERT INTO attempts (attempt_id, run_id, campaign, lead_key, phone, attempt_no,"
+            " status, dialed_at, ended_at) VALUES (?, 'r1', 'Example outreach', '+17135550188',"
+            " '+17135550188', ?, 'no_answer', TIMESTAMPTZ '2026-11-24 14:00:00+00',"
+            " TIMESTAMPTZ '2026-11-24 14:01:00+00')",
+            [f"f{n}", n],
+        )
+    con.close()
+    loaded = load_campaign(project / "campaigns" / "example.yaml", env={})
+    at = datetime.fromisoformat(AT)
+    full = plan_campaign(loaded, at, db, show=None)
+    first = min(full.leads, key=lambda lead: lead.order)
+    assert first.order > 1  # lead 1 in order is not planned: the one-lead batch finds nothing
+    for show in (1, 3):
+        narrow = plan_campaign(loaded, at, db, show=show, narrow=True)
+        assert narrow.to_dict()["leads"] == full.to_dict()["leads"][:show]
 
 
 def test_project_quiet_hours_narrow_every_campaign(project):

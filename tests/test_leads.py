@@ -262,11 +262,13 @@ def _scratch_catalogs(con) -> list[str]:
 
 
 @pytest.mark.parametrize("alongside", [False, True])
+@pytest.mark.parametrize("small_source", [0, 2])
 def test_suppression_lists_alongside_a_big_source_give_the_same_selection(
-    people, monkeypatch, alongside
+    people, monkeypatch, alongside, small_source
 ):
-    # a big source has its suppression lists read on another thread while it is read
-    monkeypatch.setattr(leads_module, "SMALL_SOURCE", 0)
+    # a big source has its suppression lists read on another thread while it is read, and
+    # normalised there when they are long (0), else when asked (2: one number is short)
+    monkeypatch.setattr(leads_module, "SMALL_SOURCE", small_source)
     monkeypatch.setattr(leads_module, "BIG_SOURCE_BYTES", 0 if alongside else 10**12)
     con = duckdb.connect()
     path = write_campaign(people, CAMPAIGN.format(where="industry = 'saas'"))
@@ -330,3 +332,43 @@ def test_a_csv_is_read_in_the_dialect_it_is_written_in(project):
     assert sorted(leads) == [1, 2]
     assert leads[1]["name"] == "Ann; CEO" and leads[2]["name"] == "Bob\r\nJr"
     assert str(leads[2]["signed_up"]) == "2026-02-10" and leads[2]["phone"] == "+12125550199"
+
+
+def test_a_header_that_reads_as_data_is_still_the_header(project):
+    # "2024" parses as a number: the sniffer alone would take the first line for data
+    (project / "leads" / "h.csv").write_text("phone,2024\n+1 201-555-0123,5\n(212) 555-0199,7\n")
+    path = write_campaign(
+        project, "name: H\nleads: {source: ../leads/h.csv}\nagent: {instructions: x, opening: y}\n"
+    )
+    sel = select_leads(load_campaign(path, env={}))
+    assert sel.source_rows == 2 and sel.selected == 2
+    assert "2024" in sel.columns
+
+
+@pytest.mark.parametrize("narrow", [False, True])
+def test_a_where_with_a_window_function(people, narrow):
+    # the where is evaluated once per row, as a column: a window over the file works
+    path = write_campaign(people, CAMPAIGN.format(where="score > avg(score) OVER ()"))
+    sel = select_leads(load_campaign(path, env={}), columns=("prospect_name",) if narrow else None)
+    got = {r for (r,) in sel.con.execute("SELECT __row FROM __sel").fetchall()}
+    assert got == {1, 2, 3, 4}  # above the average, 55
+
+
+@pytest.mark.parametrize("where", ["COLUMNS(*) IS NOT NULL", "COLUMNS('sc.*') > 1"])
+def test_a_where_must_name_its_columns(people, where):
+    # what a star reads depends on the file, not on the campaign under review
+    with pytest.raises(CampaignInvalid) as info:
+        select(people, where=where)
+    assert "name the lead columns" in info.value.format()
+
+
+def test_a_read_only_connection_reads_the_lists_itself(people, monkeypatch, tmp_path):
+    # a read-only database can attach no catalog for the lists' thread: they are read on it
+    monkeypatch.setattr(leads_module, "BIG_SOURCE_BYTES", 0)
+    duckdb.connect(str(tmp_path / "ro.duckdb")).close()
+    con = duckdb.connect(str(tmp_path / "ro.duckdb"), read_only=True)
+    sel = select_leads(
+        load_campaign(write_campaign(people, CAMPAIGN.format(where="industry = 'saas'")), env={}),
+        con=con,
+    )
+    assert stages(sel)[5] == "suppressed" and sel.selected == 4

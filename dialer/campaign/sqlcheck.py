@@ -88,6 +88,9 @@ def _walk(node: object, out: SqlCheck, prefix_len: int) -> None:
     if cls == "SUBQUERY" or node.get("type") in ("SUBQUERY", "SELECT_NODE", "SET_OPERATION_NODE"):
         out.problems.append(SqlProblem("subqueries are not allowed; use lead columns", offset))
         return
+    if cls == "STAR":  # (what `*` or COLUMNS(...) reads depends on the file, not the campaign)
+        out.problems.append(SqlProblem("name the lead columns: * and COLUMNS() read any", offset))
+        return
     if cls == "COLUMN_REF":
         names = node.get("column_names") or []
         if len(names) != 1:
