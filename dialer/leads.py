@@ -384,10 +384,13 @@ class _Lists:
         if self.catalog is None:
             self._read(self.con)
 
-    def wait(self) -> None:
+    def _join(self) -> None:
         if self.thread is not None:
             self.thread.join()
             self.thread = None
+
+    def wait(self) -> None:
+        self._join()
         if self.error is not None:
             error, self.error = self.error, None
             raise error
@@ -400,9 +403,7 @@ class _Lists:
         return self.sp
 
     def close(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
-            self.thread = None
+        self._join()
         if self.catalog is not None:
             catalog, self.catalog = self.catalog, None
             with contextlib.suppress(duckdb.Error):  # (never hide the error being raised)

@@ -271,15 +271,20 @@ def _window_groups(
     return groups
 
 
+# A lead `p` of the plan's base and its group `n` in `__next` (see `_window_groups`).
+_GROUP_OF_LEAD = (
+    "n.zkey = array_to_string(p.__zones, chr(31))"
+    " AND n.due IS NOT DISTINCT FROM p.__due AND n.state = p.__state"
+)
+
+
 def _apply_windows(con: duckdb.DuckDBPyConnection, base: str) -> None:
     """Make `__plan`: the rows of `base` plus `__final` (plan state) and `__next` (epoch of
     the next allowed dial), from `__next` (see `_window_groups`)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE __plan AS
            SELECT p.*, n.nxt AS __next, coalesce(n.final, p.__state) AS __final
-           FROM ({base}) p LEFT JOIN __next n
-             ON n.zkey = array_to_string(p.__zones, chr(31))
-            AND n.due IS NOT DISTINCT FROM p.__due AND n.state = p.__state"""
+           FROM ({base}) p LEFT JOIN __next n ON {_GROUP_OF_LEAD}"""
     )
 
 
@@ -307,8 +312,6 @@ def _first_planned(
     limit = "" if show is None else f"LIMIT {int(show)}"
     return con.execute(
         f"""SELECT p.__order, p.__row, p.__e164, p.__zones, p.__used, n.final, n.nxt
-            FROM ({base}) p JOIN __next n
-              ON n.zkey = array_to_string(p.__zones, chr(31))
-             AND n.due IS NOT DISTINCT FROM p.__due AND n.state = p.__state
+            FROM ({base}) p JOIN __next n ON {_GROUP_OF_LEAD}
             WHERE n.final IN {PLANNED!r} ORDER BY p.__order {limit}"""
     ).fetchall()
