@@ -108,9 +108,7 @@ def _reader(files: list[Path], overrides: dict[str, str] | None = None) -> str:
                 + ", ".join(f"{quote_str(k)}: {quote_str(v)}" for k, v in overrides.items())
                 + "}"
             )
-        # (parallel=false: the reads that number rows run in one thread anyway, and the
-        # parallel reader costs more there)
-        return f"read_csv({names}, header=true, union_by_name=true{types}, parallel=false)"
+        return f"read_csv({names}, header=true, union_by_name=true{types})"
     raise LeadSourceError(
         f"unsupported lead file type {sorted(suffixes)}: expected .csv, .parquet or .json",
         Location(str(files[0])),
@@ -184,9 +182,7 @@ def _describe_source(
         options, types = sniffed
         types = {**types, **overrides}
         columns = "{" + ", ".join(f"{quote_str(k)}: {quote_str(v)}" for k, v in types.items()) + "}"
-        reader = (
-            f"read_csv({quote_str(str(files[0]))}, {options}, columns={columns}, parallel=false)"
-        )
+        reader = f"read_csv({quote_str(str(files[0]))}, {options}, columns={columns})"
     else:
         csv = files[0].suffix.lower() in (".csv", ".tsv", ".txt")
         reader = _reader(files, overrides if csv else None)
@@ -232,32 +228,53 @@ def _load_source(
     source: _Source,
     where: str | None,
     keep: list[str] | None = None,
+    region: str | None = None,
 ) -> int:
     """Read the source once into TEMP table `__src` and return its number of rows.
 
     `__src` has the lead columns (renamed by `leads.columns`; only those in `keep` when given),
     `__row` (the 1-based row across the files, in name order) and `__m` (matched `where`).
-    With a `where` it keeps only the matching rows, and the last row so that its `__row` counts
-    the source: the bulk of a big file never gets copied. Raises duckdb.Error when `where`
-    fails on the data.
+    With a `where` it keeps only the matching rows: the bulk of a big file is never kept.
+    With `region`, it also has `fast_phone_sql`'s `__e164` and `__region` of the matching
+    rows' numbers read in that region, computed as the file is read (on every core).
+    Raises duckdb.Error when `where` fails on the data.
     """
+    names = [name for _, name in _mapped_columns(loaded, source.headers, keep)]
     mapped = f"SELECT {_mapped_select(loaded, source.headers, keep)} FROM {source.reader}"
+    # in `__all` the lead columns are __c0, __c1...: a lead column named rowid would hide the
+    # rowid that numbers the rows
+    inner = [f"__c{i}" for i in range(len(names))]
     if where:
-        # both windows stream (no sort, no copy of the file): the row number, and whether
-        # another row follows. They read the file in one thread; a parallel read would have to
-        # keep every row to number them (rowid), which costs more CPU than it saves time.
-        # (`where` is evaluated once per row, as a column: a filter would have to repeat it
-        # for `__m`, and could not hold a window function)
-        sql = (
-            "SELECT __row, __m, * EXCLUDE (__row, __m, __more) FROM ("
-            f"SELECT coalesce(({where}), false) AS __m, * FROM ("
-            "SELECT row_number() OVER () AS __row, lead(true, 1, false) OVER () AS __more, *"
-            f" FROM ({mapped}))) WHERE __m OR NOT __more"
+        # `where` is evaluated once per row, as a column (a filter would have to repeat it for
+        # `__m`, and could not hold a window function); the other columns are kept for the
+        # matching rows only
+        kept = "".join(
+            f", CASE WHEN __m THEN {quote_ident(n)} END AS {c}"
+            for n, c in zip(names, inner, strict=True)
+        )
+        read = (
+            f"SELECT __m{kept} FROM (SELECT coalesce(({where}), false) AS __m, * FROM ({mapped}))"
         )
     else:
-        sql = f"SELECT row_number() OVER () AS __row, true AS __m, * FROM ({mapped})"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __src AS {sql}")
-    rows = con.execute("SELECT max(__row) FROM __src").fetchone()[0] or 0
+        kept = "".join(f", {quote_ident(n)} AS {c}" for n, c in zip(names, inner, strict=True))
+        read = f"SELECT true AS __m{kept} FROM ({mapped})"
+    numbers = ""
+    if region and "phone" in names:
+        fast = fast_phone_sql(read, inner[names.index("phone")], region)
+        if fast is not None:
+            read, numbers = fast, ", __e164, __region"
+    # The file is read in parallel into a table that keeps the order of its rows (DuckDB's
+    # preserve_insertion_order): a row's rowid is its place in the source. Numbering rows with
+    # a window would read the file on one core.
+    if not con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]:
+        con.execute("SET preserve_insertion_order = true")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __all AS {read}")
+    columns = "".join(f", {c} AS {quote_ident(n)}" for n, c in zip(names, inner, strict=True))
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW __src AS SELECT rowid + 1 AS __row, __m{columns}{numbers}"
+        " FROM __all WHERE __m"
+    )
+    rows = con.execute("SELECT count(*) FROM __all").fetchone()[0]
     if rows == 0:
         raise LeadSourceError(
             "lead file has a header but no rows", Location(str(source.files[0]), 2)
@@ -286,19 +303,30 @@ def lead_columns(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list
     return [r[0] for r in con.execute("DESCRIBE __src").fetchall() if r[0] not in internal]
 
 
-def _mapped_select(
+def _mapped_columns(
     loaded: LoadedCampaign, headers: list[str], keep: list[str] | None = None
-) -> str:
+) -> list[tuple[str, str]]:
+    """(header, lead column name) of the columns read: renamed by `leads.columns`, only those
+    in `keep` when given."""
     mapping = loaded.campaign.leads.columns
     renamed = {v: k for k, v in mapping.items()}
     targets = set(mapping)
-    parts = []
+    out = []
     for h in headers:
         name = renamed.get(h, h)
         if (h not in renamed and h in targets) or (keep is not None and name not in keep):
             continue
-        parts.append(f"{quote_ident(h)} AS {quote_ident(name)}" if h in renamed else quote_ident(h))
-    return ", ".join(parts)
+        out.append((h, name))
+    return out
+
+
+def _mapped_select(
+    loaded: LoadedCampaign, headers: list[str], keep: list[str] | None = None
+) -> str:
+    return ", ".join(
+        quote_ident(h) if h == name else f"{quote_ident(h)} AS {quote_ident(name)}"
+        for h, name in _mapped_columns(loaded, headers, keep)
+    )
 
 
 def check_lead_sql(loaded: LoadedCampaign, columns: list[str]) -> list[DialerError]:
@@ -472,30 +500,39 @@ def _is_small(con: duckdb.DuckDBPyConnection, lists: _Lists) -> bool:
 
 
 def _phone_map(
-    con: duckdb.DuckDBPyConnection, region: str, lists: _Lists
-) -> tuple[str, str | None]:
+    con: duckdb.DuckDBPyConnection, region: str, lists: _Lists, read: bool = False
+) -> tuple[str, str | None, bool]:
     """Normalise the matched leads' and the suppression lists' numbers.
 
-    Makes TEMP table `__lp(__row, phone, __e164, __region)` for the matched leads, and
+    Makes TEMP view `__lp(__row, phone, __e164, __region)` of the matched leads, and table
     `__lpz(__row, __phone_zones)` for those whose zones are known already; returns the table
-    of the lists' E.164 numbers (see `_Lists`) and the region whose numbers (the rows of `__lp`
-    with a `__region`) still need their zones from `fast_timezones_sql`, or None.
+    of the lists' E.164 numbers (see `_Lists`), the region whose numbers (the rows of `__lp`
+    with a `__region`) still need their zones from `fast_timezones_sql`, or None, and whether
+    `__lp` is `__src` itself (its `__e164` and `__region`).
 
     A small set is normalised by phonenumbers itself (no SQL to compile). A large one in SQL:
     the usual written forms of the region by `fast_phone_sql`, the rest by the `dialer_e164`
     macro that `dialer.phones` compiles from phonenumbers' metadata, compiled only when some
     number needs it; that SQL is stricter on exotic input (extensions, letters), never looser.
+    With `read`, `__src` may have that SQL's columns already (see `_load_source`): then `__lp`
+    is a view of it, and the numbers `dialer_e164` reads are written to its table `__all`.
     """
     if _is_small(con, lists):
-        return _python_phone_map(con, region, lists.raw), None
+        return _python_phone_map(con, region, lists.raw), None, False
     leads = "SELECT __row, phone FROM __src WHERE __m"
     fast = fast_phone_sql(leads, "phone", region)
     zoned = region if fast is not None else None
+    in_src = bool(read and zoned and "__e164" in _columns_of(con, "__src"))
     if zoned:
         install_fast_phone_sql(con, region)
     else:  # no such region: only '+' forms parse, all through dialer_e164
         fast = f"SELECT *, NULL::VARCHAR AS __region, '?' AS __e164 FROM ({leads})"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __lp AS {fast}")
+    if not in_src:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __lpt AS {fast}")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW __lp AS SELECT __row, phone, __e164, __region"
+        f" FROM {'__src' if in_src else '__lpt'}"
+    )
     slow = con.execute("SELECT EXISTS (SELECT 1 FROM __lp WHERE __e164 = '?')").fetchone()[0]
     if slow:
         install_phone_sql(con)
@@ -504,16 +541,28 @@ def _phone_map(
             f" dialer_e164(raw, {quote_str(region)}) AS e164 FROM (SELECT DISTINCT"
             " CAST(phone AS VARCHAR) AS raw FROM __lp WHERE __e164 = '?')"
         )
-        con.execute(
-            "UPDATE __lp SET __e164 = s.e164 FROM __slow s"
-            " WHERE __lp.__e164 = '?' AND s.raw = CAST(__lp.phone AS VARCHAR)"
+        fixed = (
+            "SELECT __row, s.e164 FROM __lp JOIN __slow s ON s.raw = CAST(__lp.phone AS VARCHAR)"
+            " WHERE __lp.__e164 = '?'"
         )
+        if in_src:  # (`__all` row `rowid` is `__src` row `__row`)
+            con.execute(
+                f"UPDATE __all SET __e164 = f.e164 FROM ({fixed}) f WHERE __all.rowid = f.__row - 1"
+            )
+        else:
+            con.execute(
+                f"UPDATE __lpt SET __e164 = f.e164 FROM ({fixed}) f WHERE __lpt.__row = f.__row"
+            )
         rest = "SELECT __row, __e164 FROM __lp WHERE __region IS NULL AND __e164 IS NOT NULL"
         rest = f"SELECT __row, __phone_zones FROM ({with_timezones_sql(rest, '__e164')})"
     else:  # every number without a region is invalid
         rest = "SELECT 0 AS __row, NULL::VARCHAR[] AS __phone_zones WHERE false"
     con.execute(f"CREATE OR REPLACE TEMP TABLE __lpz AS {rest}")
-    return lists.normalised(), zoned
+    return lists.normalised(), zoned, in_src
+
+
+def _columns_of(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
 
 
 def _python_phone_map(con: duckdb.DuckDBPyConnection, region: str, raw: str) -> str:
@@ -534,10 +583,11 @@ def _python_phone_map(con: duckdb.DuckDBPyConnection, region: str, raw: str) -> 
         [raws, e164, zones],
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE __lp AS SELECT l.__row, l.phone, m.e164 AS __e164,"
+        "CREATE OR REPLACE TEMP TABLE __lpt AS SELECT l.__row, l.phone, m.e164 AS __e164,"
         " NULL::VARCHAR AS __region FROM (SELECT __row, phone FROM __src WHERE __m) l"
         " LEFT JOIN __pymap m ON m.raw = CAST(l.phone AS VARCHAR)"
     )
+    con.execute("CREATE OR REPLACE TEMP VIEW __lp AS SELECT * FROM __lpt")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE __lpz AS SELECT l.__row, m.zones AS __phone_zones"
         " FROM __lp l JOIN __pymap m ON m.raw = CAST(l.phone AS VARCHAR)"
@@ -605,8 +655,8 @@ def select_leads(
     leads = loaded.campaign.leads
     asked = columns
     files = _source_files(loaded)
-    # a big source is read in one thread (to number its rows): the lists are read and
-    # normalised on the other core meanwhile
+    # a big source: its leads' numbers are normalised as it is read, and the lists are read
+    # and normalised on a thread of their own meanwhile
     big = sum(f.stat().st_size for f in files) >= BIG_SOURCE_BYTES
     lists = _Lists(loaded, con, alongside=big and bool(loaded.campaign.suppress))
     try:
@@ -621,7 +671,8 @@ def select_leads(
         keep = None if asked is None else _needed_columns(loaded, all_columns, asked)
         query_failed = None
         try:
-            source_rows, keep = _read_matched(loaded, con, source, keep)
+            region = leads.default_region if big else None
+            source_rows, keep = _read_matched(loaded, con, source, keep, region)
         except duckdb.Error as exc:
             query_failed = exc
         if log_catalog:
@@ -634,7 +685,7 @@ def select_leads(
             raise _query_error(loaded, query_failed)
         _timezone_names(con)
         try:
-            sp, zoned = _phone_map(con, leads.default_region, lists)
+            sp, zoned, in_src = _phone_map(con, leads.default_region, lists, read=big)
         except duckdb.Error as exc:
             raise _query_error(loaded, exc) from None
         _suppressed(con, sp, has_log, catalog)
@@ -653,11 +704,12 @@ def select_leads(
     lead_cols = "".join(f", s.{quote_ident(c)}" for c in columns)
     # `__tzok`: the lead's own timezone is a zone name, so its number's zones are not needed
     # (nor looked up: `__tzregion` is NULL)
+    lp = "s" if in_src else "l"
     numbers = (
-        f"SELECT s.__row{lead_cols}, l.__e164, l.__region, {tz_valid} AS __tzok,"
-        f" CASE WHEN NOT {tz_valid} THEN l.__region END AS __tzregion"
-        " FROM __src s JOIN __lp l ON l.__row = s.__row"
+        f"SELECT s.__row{lead_cols}, {lp}.__e164, {lp}.__region, {tz_valid} AS __tzok"
+        " FROM __src s" + ("" if in_src else " JOIN __lp l ON l.__row = s.__row")
     )
+    numbers = f"SELECT *, CASE WHEN NOT __tzok THEN __region END AS __tzregion FROM ({numbers})"
     if zoned:
         numbers = fast_timezones_sql(numbers, "__e164", "__tzregion", zoned, "__fast_zones")
     else:
@@ -721,17 +773,19 @@ def _read_matched(
     con: duckdb.DuckDBPyConnection,
     source: _Source,
     keep: list[str] | None,
+    region: str | None,
 ) -> tuple[int, list[str] | None]:
-    """`_load_source` with the `where`: (source rows, the columns read, None for all). Raises
-    the file's LeadSourceError when the file is at fault, else the where's duckdb.Error."""
+    """`_load_source` with the `where` (and `region`): (source rows, the columns read, None
+    for all). Raises the file's LeadSourceError when the file is at fault, else the where's
+    duckdb.Error."""
     where = loaded.campaign.leads.where
     try:
-        return _load_source(loaded, con, source, where, keep), keep
+        return _load_source(loaded, con, source, where, keep, region), keep
     except duckdb.Error as exc:
         failed = exc
     if keep is not None:  # (a column the where reads that the check did not see)
         try:
-            return _load_source(loaded, con, source, where), None
+            return _load_source(loaded, con, source, where, None, region), None
         except duckdb.Error:
             pass
     _read_all(loaded, con, source)  # the file's fault raises here

@@ -180,6 +180,36 @@ def test_rows_are_numbered_as_in_the_files(people):
     ]
 
 
+@pytest.mark.parametrize("where", ["score % 7 = 3", "true"])
+def test_rows_keep_their_numbers_in_a_parallel_read(people, where):
+    # a file of several read buffers, read by four threads: every row keeps its place in the
+    # file, and of two rows with one number the first is kept; also on a connection whose
+    # owner let DuckDB reorder rows
+    big = people / "leads" / "big.csv"
+    duckdb.sql(
+        "COPY (SELECT 'P' || i AS \"Full Name\", '+1 201 555 ' || lpad((i % 9000)::VARCHAR, 4, '0')"
+        " AS \"Phone Number\", '' AS tz, 'saas' AS industry, i AS score,"
+        f" repeat('x', 40) AS pad FROM range(400000) t(i)) TO '{big}' (HEADER)"
+    )
+    con = duckdb.connect()
+    con.execute("SET threads = 4")
+    if where == "true":
+        con.execute("SET preserve_insertion_order = false")
+    text = CAMPAIGN.format(where=where).replace("people.csv", "big.csv")
+    sel = select_leads(load_campaign(write_campaign(people, text), env={}), con=con)
+    assert sel.source_rows == 400000
+    wrong, rows = con.execute(
+        "SELECT count(*) FILTER (WHERE __row <> score + 1), count(*) FROM __sel"
+    ).fetchone()
+    assert (wrong, rows) == (0, 400000 if where == "true" else 57143)
+    firsts = con.execute(
+        "SELECT count(*) FILTER (WHERE __row <> first), count(*) FROM (SELECT __row,"
+        " min(__row) OVER (PARTITION BY __e164) AS first FROM __sel) WHERE __row IN"
+        " (SELECT __row FROM __sel WHERE __stage <> 'duplicate')"
+    ).fetchone()
+    assert firsts == (0, 9000)
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
