@@ -453,7 +453,8 @@ class _Lists:
 
     def _normalise(self, con: duckdb.DuckDBPyConnection) -> None:
         """`sp` from `raw`: the region's usual forms by `fast_phone_sql`, the rest by the
-        `dialer_e164` macro, compiled only when some number needs it."""
+        `dialer_e164` macro, compiled only when some number needs it, and what neither reads
+        by phonenumbers."""
         region = self.region
         fast = fast_phone_sql(f"SELECT phone FROM {self.raw}", "phone", region) or (
             f"SELECT phone, NULL::VARCHAR AS __region, '?' AS __e164 FROM {self.raw}"
@@ -465,11 +466,31 @@ class _Lists:
             install_phone_sql(con)
             slow = f"dialer_e164(phone, {quote_str(region)})"
             e164 = f"CASE WHEN __e164 = '?' THEN {slow} ELSE __e164 END"
+        read = f"{self.sp}_read"
         con.execute(
-            f"CREATE OR REPLACE {self._table(self.sp)} AS SELECT DISTINCT e AS __e164"
-            f" FROM (SELECT {e164} AS e FROM {parsed}) WHERE e IS NOT NULL"
+            f"CREATE OR REPLACE {self._table(read)} AS SELECT phone, {e164} AS e FROM {parsed}"
         )
         con.execute(f"DROP TABLE {parsed}")
+        con.execute(
+            f"CREATE OR REPLACE {self._table(self.sp)} AS SELECT DISTINCT e AS __e164"
+            f" FROM {read} WHERE e IS NOT NULL"
+        )
+        # The SQL reads only the written forms a lead's number may take to be dialed: a listed
+        # number written otherwise (with an extension or a label, in other digits) is read by
+        # phonenumbers itself, so that no number on a list is dropped for how it is written.
+        # (An entry of ASCII characters with no digit, like 'n/a', is no number.)
+        others = con.execute(
+            f"SELECT DISTINCT phone FROM {read} WHERE e IS NULL"
+            " AND regexp_matches(phone, '[0-9]|[^\\x00-\\x7F]')"
+        ).fetchall()
+        found = [e for e in (normalize_phone(r, region) for (r,) in others) if e is not None]
+        if found:
+            con.execute(
+                f"INSERT INTO {self.sp} SELECT DISTINCT e FROM (SELECT unnest(?::VARCHAR[]) AS e)"
+                f" WHERE e NOT IN (SELECT __e164 FROM {self.sp})",
+                [found],
+            )
+        con.execute(f"DROP TABLE {read}")
 
 
 def _suppressed(con: duckdb.DuckDBPyConnection, sp: str, has_log: bool, catalog: str) -> None:

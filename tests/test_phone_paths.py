@@ -101,3 +101,25 @@ def test_example_numbers_of_regions(region):
     national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
     assert normalize_phone(national, region) == e164
     assert timezones_for_phone(e164)
+
+
+@pytest.mark.parametrize(("small", "in_scan"), [(True, False), (False, False), (False, True)])
+def test_a_listed_number_is_suppressed_however_it_is_written(project, monkeypatch, small, in_scan):
+    # a suppression list is read by phonenumbers where the SQL does not read an entry: an
+    # extension, a label, other digits, letters; the number is suppressed on every path
+    leads = ["(201) 555-0177", "646.555.0100", "212-555-0199", "+1 800 356 9377", "312-555-0142"]
+    stop = [
+        "201-555-0177 ext. 12",
+        "Tel: 646-555-0100",
+        "２１２５５５０１９９",
+        "1-800-FLOWERS",
+        "n/a",
+    ]
+    _, found = selection(project, monkeypatch, small, in_scan, written=leads, stop=stop)
+    assert {n: stage for n, (_, _, stage) in found.items()} == {
+        0: "suppressed",
+        1: "suppressed",
+        2: "suppressed",
+        3: "suppressed",
+        4: "selected",
+    }
