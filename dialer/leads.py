@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from dialer.campaign.load import LoadedCampaign
+from dialer.campaign.schema import Leads
 from dialer.campaign.sqlcheck import check_fragment
 from dialer.errors import DialerError, LeadSourceError, Location
 from dialer.phones import (
@@ -229,12 +230,14 @@ def _load_source(
     where: str | None,
     keep: list[str] | None = None,
     region: str | None = None,
+    stored: list[str] | None = None,
 ) -> int:
     """Read the source once into TEMP table `__src` and return its number of rows.
 
     `__src` has the lead columns (renamed by `leads.columns`; only those in `keep` when given),
     `__row` (the 1-based row across the files, in name order) and `__m` (matched `where`).
-    With a `where` it keeps only the matching rows: the bulk of a big file is never kept.
+    With a `where` it keeps only the matching rows: the bulk of a big file is never kept; and
+    only the columns in `stored`, when given, of those it read.
     With `region`, it also has `fast_phone_sql`'s `__e164` and `__region` of the matching
     rows' numbers read in that region, computed as the file is read (on every core).
     Raises duckdb.Error when `where` fails on the data.
@@ -248,6 +251,9 @@ def _load_source(
         # `where` is evaluated once per row, as a column (a filter would have to repeat it for
         # `__m`, and could not hold a window function); the other columns are kept for the
         # matching rows only
+        if stored is not None:
+            names = [n for n in names if n in stored]
+            inner = inner[: len(names)]
         kept = "".join(
             f", CASE WHEN __m THEN {quote_ident(n)} END AS {c}"
             for n, c in zip(names, inner, strict=True)
@@ -493,15 +499,18 @@ class _Lists:
         con.execute(f"DROP TABLE {read}")
 
 
-def _suppressed(con: duckdb.DuckDBPyConnection, sp: str, has_log: bool, catalog: str) -> None:
-    """`__suppress`: every suppressed E.164 number (the lists' from `sp`, plus dnc)."""
+def _suppressed(con: duckdb.DuckDBPyConnection, sp: str, has_log: bool, catalog: str) -> str:
+    """The relation (`phone`) of every suppressed E.164 number once: the lists' from `sp` (each
+    once, none NULL), plus the run log's dnc table, in TEMP table `__suppress`."""
     union = f"SELECT __e164 AS phone FROM {sp}"
-    if has_log:
-        union += f" UNION ALL SELECT phone FROM {quote_ident(catalog)}.dnc"
+    if not has_log:
+        return f"({union})"
+    union += f" UNION ALL SELECT phone FROM {quote_ident(catalog)}.dnc"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __suppress AS SELECT DISTINCT phone FROM ({union}) "
         "WHERE phone IS NOT NULL"
     )
+    return "__suppress"
 
 
 _LEAD_RAWS = "SELECT CAST(phone AS VARCHAR) AS raw FROM __src WHERE __m AND phone IS NOT NULL"
@@ -510,11 +519,9 @@ _LEAD_RAWS = "SELECT CAST(phone AS VARCHAR) AS raw FROM __src WHERE __m AND phon
 def _is_small(con: duckdb.DuckDBPyConnection, lists: _Lists) -> bool:
     """Whether at most SMALL_SOURCE distinct numbers are written (leads and lists): counted on
     the leads' first rows first, which settle it for a big source."""
-    rows = con.execute(f"SELECT count(*) FROM ({_LEAD_RAWS})").fetchone()[0]
-    if rows > SMALL_SOURCE:
-        first = f"SELECT count(DISTINCT raw) FROM ({_LEAD_RAWS} LIMIT {4 * SMALL_SOURCE})"
-        if con.execute(first).fetchone()[0] > SMALL_SOURCE:
-            return False
+    first = f"SELECT count(DISTINCT raw) FROM ({_LEAD_RAWS} LIMIT {4 * SMALL_SOURCE})"
+    if con.execute(first).fetchone()[0] > SMALL_SOURCE:
+        return False
     lists.wait()
     every = f"{_LEAD_RAWS} UNION ALL SELECT phone FROM {lists.raw} WHERE phone IS NOT NULL"
     return con.execute(f"SELECT count(DISTINCT raw) FROM ({every})").fetchone()[0] <= (SMALL_SOURCE)
@@ -614,8 +621,8 @@ def _python_phone_map(con: duckdb.DuckDBPyConnection, region: str, raw: str) -> 
         " FROM __lp l JOIN __pymap m ON m.raw = CAST(l.phone AS VARCHAR)"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE __sp AS SELECT m.e164 AS __e164 FROM"
-        f" {raw} s JOIN __pymap m ON m.raw = s.phone"
+        "CREATE OR REPLACE TEMP TABLE __sp AS SELECT DISTINCT m.e164 AS __e164 FROM"
+        f" {raw} s JOIN __pymap m ON m.raw = s.phone WHERE m.e164 IS NOT NULL"
     )
     return "__sp"
 
@@ -689,11 +696,14 @@ def select_leads(
 
             _read_all(loaded, con, source)  # an unreadable file is reported first, as it was
             raise CampaignInvalid(errors)
-        keep = None if asked is None else _needed_columns(loaded, all_columns, asked)
+        keep = stored = None
+        if asked is not None:
+            keep = _needed_columns(loaded, all_columns, asked)
+            stored = _needed_columns(loaded, all_columns, asked, where=False)
         query_failed = None
         try:
             region = leads.default_region if big else None
-            source_rows, keep = _read_matched(loaded, con, source, keep, region)
+            source_rows, stored = _read_matched(loaded, con, source, keep, stored, region)
         except duckdb.Error as exc:
             query_failed = exc
         if log_catalog:
@@ -709,13 +719,37 @@ def select_leads(
             sp, zoned, in_src = _phone_map(con, leads.default_region, lists, read=big)
         except duckdb.Error as exc:
             raise _query_error(loaded, exc) from None
-        _suppressed(con, sp, has_log, catalog)
+        suppress = _suppressed(con, sp, has_log, catalog)
+        columns = all_columns if stored is None else stored
+        # what `__sel` keeps: every lead column, or those asked for (not those only the query read)
+        wanted = None if asked is None else {c.lower() for c in asked}
+        kept = [c for c in columns if wanted is None or c.lower() in wanted]
+        sql = _selection_sql(leads, columns, kept, zoned, in_src, suppress)
+        try:
+            con.execute(sql)
+        except duckdb.Error as exc:
+            raise _query_error(loaded, exc) from None
     finally:
         lists.close()
-    columns = all_columns if keep is None else keep
-    # what `__sel` keeps: every lead column, or those asked for (not those only the query read)
-    wanted = None if asked is None else {c.lower() for c in asked}
-    kept = [c for c in columns if wanted is None or c.lower() in wanted]
+    stage_counts = dict(con.execute("SELECT __stage, count(*) FROM __sel GROUP BY 1").fetchall())
+    matched = sum(stage_counts.values())
+    counts = {"source_rows": source_rows, "not_matched": source_rows - matched}
+    for stage in STAGES[1:]:
+        counts[stage] = stage_counts.get(stage, 0)
+    counts["selected"] = stage_counts.get("selected", 0)
+    return Selection(con, kept, source_rows, counts, has_log, source.files, catalog)
+
+
+def _selection_sql(
+    leads: Leads,
+    columns: list[str],
+    kept: list[str],
+    zoned: str | None,
+    in_src: bool,
+    suppress: str,
+) -> str:
+    """The statement that makes `__sel` (see `select_leads`) of `columns` of `__src`, keeping
+    `kept`: `zoned`, `in_src` as `_phone_map` returns them, `suppress` as `_suppressed`."""
     order = f"{leads.order_by}, __row" if leads.order_by else "__row"
     tz = quote_ident("timezone") if "timezone" in columns else None
     tz_valid = (
@@ -737,7 +771,7 @@ def select_leads(
         numbers = f"SELECT *, NULL::VARCHAR[] AS __fast_zones FROM ({numbers})"
     # The windows see only row numbers and the order_by columns: a window over whole lead rows
     # would sort them all.
-    sql = f"""
+    return f"""
         CREATE OR REPLACE TEMP TABLE __sel AS
         WITH n AS (
             SELECT n.* EXCLUDE (__region, __tzok, __tzregion, __fast_zones),
@@ -754,7 +788,7 @@ def select_leads(
                 WHEN len(n.__zones) = 0 THEN 'no_timezone'
                 ELSE 'selected' END AS __pre
             FROM n LEFT JOIN f ON f.__e164 = n.__e164
-            LEFT JOIN __suppress x ON x.phone = n.__e164),
+            LEFT JOIN {suppress} x ON x.phone = n.__e164),
         o AS (
             SELECT __row, row_number() OVER (ORDER BY {order}) AS __order
             FROM p WHERE __pre = 'selected')
@@ -763,26 +797,16 @@ def select_leads(
             o.__order
         FROM p LEFT JOIN o ON o.__row = p.__row
     """
-    try:
-        con.execute(sql)
-    except duckdb.Error as exc:
-        raise _query_error(loaded, exc) from None
-    stage_counts = dict(con.execute("SELECT __stage, count(*) FROM __sel GROUP BY 1").fetchall())
-    matched = sum(stage_counts.values())
-    counts = {"source_rows": source_rows, "not_matched": source_rows - matched}
-    for stage in STAGES[1:]:
-        counts[stage] = stage_counts.get(stage, 0)
-    counts["selected"] = stage_counts.get("selected", 0)
-    return Selection(con, kept, source_rows, counts, has_log, source.files, catalog)
 
 
 def _needed_columns(
-    loaded: LoadedCampaign, columns: list[str], wanted: Collection[str]
+    loaded: LoadedCampaign, columns: list[str], wanted: Collection[str], where: bool = True
 ) -> list[str]:
-    """The lead columns (of `columns`, in their order) in `wanted` or read by the query."""
+    """The lead columns (of `columns`, in their order) in `wanted` or read by the query (with
+    `where` False: by the query once `where` is evaluated)."""
     leads = loaded.campaign.leads
     need = {c.lower() for c in wanted} | {"phone", "timezone"}
-    for kind in ("where", "order_by"):
+    for kind in ("where", "order_by") if where else ("order_by",):
         sql = getattr(leads, kind)
         if sql:
             need |= {c.lower() for c in check_fragment(kind, sql).columns}
@@ -794,14 +818,15 @@ def _read_matched(
     con: duckdb.DuckDBPyConnection,
     source: _Source,
     keep: list[str] | None,
+    stored: list[str] | None,
     region: str | None,
 ) -> tuple[int, list[str] | None]:
-    """`_load_source` with the `where` (and `region`): (source rows, the columns read, None
+    """`_load_source` with the `where` (and `region`): (source rows, the columns kept, None
     for all). Raises the file's LeadSourceError when the file is at fault, else the where's
     duckdb.Error."""
     where = loaded.campaign.leads.where
     try:
-        return _load_source(loaded, con, source, where, keep, region), keep
+        return _load_source(loaded, con, source, where, keep, region, stored), stored
     except duckdb.Error as exc:
         failed = exc
     if keep is not None:  # (a column the where reads that the check did not see)
