@@ -244,6 +244,14 @@ def _load_source(
     """
     names = [name for _, name in _mapped_columns(loaded, source.headers, keep)]
     mapped = f"SELECT {_mapped_select(loaded, source.headers, keep)} FROM {source.reader}"
+    # The file is read in parallel into a table that keeps the order of its rows (DuckDB's
+    # preserve_insertion_order): a row's rowid is its place in the source. Numbering rows with
+    # a window would read the file on one core. But a `where` that calls a window function
+    # passes rows on in the order its window sorts them: for it, the rows are numbered before
+    # (a window over () keeps the source's order).
+    row = "rowid + 1"
+    if where and check_fragment("where", where).windows:
+        mapped, row = f"SELECT row_number() OVER () AS __n, * FROM ({mapped})", "__n"
     # in `__all` the lead columns are __c0, __c1...: a lead column named rowid would hide the
     # rowid that numbers the rows
     inner = [f"__c{i}" for i in range(len(names))]
@@ -258,6 +266,8 @@ def _load_source(
             f", CASE WHEN __m THEN {quote_ident(n)} END AS {c}"
             for n, c in zip(names, inner, strict=True)
         )
+        if row == "__n":
+            kept += ", __n"
         read = (
             f"SELECT __m{kept} FROM (SELECT coalesce(({where}), false) AS __m, * FROM ({mapped}))"
         )
@@ -269,16 +279,19 @@ def _load_source(
         fast = fast_phone_sql(read, inner[names.index("phone")], region)
         if fast is not None:
             read, numbers = fast, ", __e164, __region"
-    # The file is read in parallel into a table that keeps the order of its rows (DuckDB's
-    # preserve_insertion_order): a row's rowid is its place in the source. Numbering rows with
-    # a window would read the file on one core.
-    if not con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]:
+    ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    if not ordered:  # (for this statement only: the setting is the database's)
         con.execute("SET preserve_insertion_order = true")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __all AS {read}")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __all AS {read}")
+    finally:
+        if not ordered:
+            con.execute("SET preserve_insertion_order = false")
     columns = "".join(f", {c} AS {quote_ident(n)}" for n, c in zip(names, inner, strict=True))
+    # (`__rid`: the row of `__all`, for an UPDATE of it)
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW __src AS SELECT rowid + 1 AS __row, __m{columns}{numbers}"
-        " FROM __all WHERE __m"
+        f"CREATE OR REPLACE TEMP VIEW __src AS SELECT {row} AS __row, rowid AS __rid,"
+        f" __m{columns}{numbers} FROM __all WHERE __m"
     )
     rows = con.execute("SELECT count(*) FROM __all").fetchone()[0]
     if rows == 0:
@@ -305,7 +318,7 @@ def read_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[
 def lead_columns(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[str]:
     """The lead columns templates and SQL see (of `__src`): source headers, renamed by
     `leads.columns`."""
-    internal = ("__row", "__m", "__e164", "__region")
+    internal = ("__row", "__rid", "__m", "__e164", "__region")
     return [r[0] for r in con.execute("DESCRIBE __src").fetchall() if r[0] not in internal]
 
 
@@ -573,9 +586,13 @@ def _phone_map(
             "SELECT __row, s.e164 FROM __lp JOIN __slow s ON s.raw = CAST(__lp.phone AS VARCHAR)"
             " WHERE __lp.__e164 = '?'"
         )
-        if in_src:  # (`__all` row `rowid` is `__src` row `__row`)
+        if in_src:
+            fixed = (
+                "SELECT __rid, s.e164 FROM __src JOIN __slow s"
+                " ON s.raw = CAST(__src.phone AS VARCHAR) WHERE __src.__e164 = '?'"
+            )
             con.execute(
-                f"UPDATE __all SET __e164 = f.e164 FROM ({fixed}) f WHERE __all.rowid = f.__row - 1"
+                f"UPDATE __all SET __e164 = f.e164 FROM ({fixed}) f WHERE __all.rowid = f.__rid"
             )
         else:
             con.execute(

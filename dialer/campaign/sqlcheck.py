@@ -46,6 +46,7 @@ class SqlCheck:
 
     columns: set[str] = field(default_factory=set)
     problems: list[SqlProblem] = field(default_factory=list)
+    windows: bool = False  # it calls a window function
 
 
 _PREFIX = {"where": "SELECT * FROM __leads WHERE (", "order_by": "SELECT * FROM __leads ORDER BY "}
@@ -91,6 +92,8 @@ def _walk(node: object, out: SqlCheck, prefix_len: int) -> None:
     if cls == "STAR":  # (what `*` or COLUMNS(...) reads depends on the file, not the campaign)
         out.problems.append(SqlProblem("name the lead columns: * and COLUMNS() read any", offset))
         return
+    if cls == "WINDOW":
+        out.windows = True
     if cls == "COLUMN_REF":
         names = node.get("column_names") or []
         if len(names) != 1:
