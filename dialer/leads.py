@@ -235,9 +235,9 @@ def _load_source(
     """Read the source once into TEMP table `__src` and return its number of rows.
 
     `__src` has the lead columns (renamed by `leads.columns`; only those in `keep` when given),
-    `__row` (the 1-based row across the files, in name order) and `__m` (matched `where`).
-    With a `where` it keeps only the matching rows: the bulk of a big file is never kept; and
-    only the columns in `stored`, when given, of those it read.
+    `__row` (the 1-based row across the files, in name order) and `__rid` (the row of its table
+    `__all`). With a `where` it has only the matching rows (the bulk of a big file is never
+    kept), and only the columns in `stored`, when given, of those it read.
     With `region`, it also has `fast_phone_sql`'s `__e164` and `__region` of the matching
     rows' numbers read in that region, computed as the file is read (on every core).
     Raises duckdb.Error when `where` fails on the data.
@@ -287,11 +287,11 @@ def _load_source(
     finally:
         if not ordered:
             con.execute("SET preserve_insertion_order = false")
-    columns = "".join(f", {c} AS {quote_ident(n)}" for n, c in zip(names, inner, strict=True))
+    columns = ", ".join(f"{c} AS {quote_ident(n)}" for n, c in zip(names, inner, strict=True))
     # (`__rid`: the row of `__all`, for an UPDATE of it)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW __src AS SELECT {row} AS __row, rowid AS __rid,"
-        f" __m{columns}{numbers} FROM __all WHERE __m"
+        f" {columns}{numbers} FROM __all WHERE __m"
     )
     rows = con.execute("SELECT count(*) FROM __all").fetchone()[0]
     if rows == 0:
@@ -318,7 +318,7 @@ def read_source(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[
 def lead_columns(loaded: LoadedCampaign, con: duckdb.DuckDBPyConnection) -> list[str]:
     """The lead columns templates and SQL see (of `__src`): source headers, renamed by
     `leads.columns`."""
-    internal = ("__row", "__rid", "__m", "__e164", "__region")
+    internal = ("__row", "__rid", "__e164", "__region")
     return [r[0] for r in con.execute("DESCRIBE __src").fetchall() if r[0] not in internal]
 
 
@@ -526,7 +526,7 @@ def _suppressed(con: duckdb.DuckDBPyConnection, sp: str, has_log: bool, catalog:
     return "__suppress"
 
 
-_LEAD_RAWS = "SELECT CAST(phone AS VARCHAR) AS raw FROM __src WHERE __m AND phone IS NOT NULL"
+_LEAD_RAWS = "SELECT CAST(phone AS VARCHAR) AS raw FROM __src WHERE phone IS NOT NULL"
 
 
 def _is_small(con: duckdb.DuckDBPyConnection, lists: _Lists) -> bool:
@@ -555,15 +555,15 @@ def _phone_map(
     the usual written forms of the region by `fast_phone_sql`, the rest by the `dialer_e164`
     macro that `dialer.phones` compiles from phonenumbers' metadata, compiled only when some
     number needs it; that SQL is stricter on exotic input (extensions, letters), never looser.
-    With `read`, `__src` may have that SQL's columns already (see `_load_source`): then `__lp`
-    is a view of it, and the numbers `dialer_e164` reads are written to its table `__all`.
+    With `read`, `__src` has that SQL's columns already (`_load_source` with the region): then
+    `__lp` is a view of it, and the numbers `dialer_e164` reads are written to its table `__all`.
     """
     if _is_small(con, lists):
         return _python_phone_map(con, region, lists.raw), None, False
-    leads = "SELECT __row, phone FROM __src WHERE __m"
+    leads = "SELECT __row, phone FROM __src"
     fast = fast_phone_sql(leads, "phone", region)
     zoned = region if fast is not None else None
-    in_src = bool(read and zoned and "__e164" in _columns_of(con, "__src"))
+    in_src = bool(read and zoned)
     if zoned:
         install_fast_phone_sql(con, region)
     else:  # no such region: only '+' forms parse, all through dialer_e164
@@ -606,14 +606,10 @@ def _phone_map(
     return lists.normalised(), zoned, in_src
 
 
-def _columns_of(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-
-
 def _python_phone_map(con: duckdb.DuckDBPyConnection, region: str, raw: str) -> str:
     rows = con.execute(
         "SELECT raw, bool_or(lead) FROM (SELECT CAST(phone AS VARCHAR) AS raw, true AS lead"
-        f" FROM __src WHERE __m UNION ALL SELECT phone, false FROM {raw})"
+        f" FROM __src UNION ALL SELECT phone, false FROM {raw})"
         " WHERE raw IS NOT NULL GROUP BY raw"
     ).fetchall()
     raws = [r for r, _ in rows]
@@ -629,7 +625,7 @@ def _python_phone_map(con: duckdb.DuckDBPyConnection, region: str, raw: str) -> 
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE __lpt AS SELECT l.__row, l.phone, m.e164 AS __e164,"
-        " NULL::VARCHAR AS __region FROM (SELECT __row, phone FROM __src WHERE __m) l"
+        " NULL::VARCHAR AS __region FROM (SELECT __row, phone FROM __src) l"
         " LEFT JOIN __pymap m ON m.raw = CAST(l.phone AS VARCHAR)"
     )
     con.execute("CREATE OR REPLACE TEMP VIEW __lp AS SELECT * FROM __lpt")
