@@ -250,7 +250,7 @@ def _load_source(
     # passes rows on in the order its window sorts them: for it, the rows are numbered before
     # (a window over () keeps the source's order).
     row = "rowid + 1"
-    if where and check_fragment("where", where).windows:
+    if where and check_fragment("where", where, con).windows:
         mapped, row = f"SELECT row_number() OVER () AS __n, * FROM ({mapped})", "__n"
     # in `__all` the lead columns are __c0, __c1...: a lead column named rowid would hide the
     # rowid that numbers the rows
@@ -348,8 +348,11 @@ def _mapped_select(
     )
 
 
-def check_lead_sql(loaded: LoadedCampaign, columns: list[str]) -> list[DialerError]:
-    """Problems in `where`/`order_by`: parse errors, forbidden reads, unknown columns."""
+def check_lead_sql(
+    loaded: LoadedCampaign, columns: list[str], con: duckdb.DuckDBPyConnection | None = None
+) -> list[DialerError]:
+    """Problems in `where`/`order_by`: parse errors, forbidden reads, unknown columns (parsed
+    on `con` when given)."""
     errors: list[DialerError] = []
     known = {c.lower() for c in columns}
     for kind in ("where", "order_by"):
@@ -357,7 +360,7 @@ def check_lead_sql(loaded: LoadedCampaign, columns: list[str]) -> list[DialerErr
         if not sql:
             continue
         where = loaded.locate(("leads", kind))
-        result = check_fragment(kind, sql)
+        result = check_fragment(kind, sql, con)
         for problem in result.problems:
             errors.append(DialerError(problem.message, where, field=f"leads.{kind}"))
         for col in sorted(result.columns):
@@ -703,7 +706,7 @@ def select_leads(
     try:
         source = _describe_source(loaded, con, files)
         all_columns = _column_names(loaded, source.headers)
-        errors = check_lead_sql(loaded, all_columns)
+        errors = check_lead_sql(loaded, all_columns, con)
         if errors:
             from dialer.errors import CampaignInvalid
 
@@ -711,8 +714,8 @@ def select_leads(
             raise CampaignInvalid(errors)
         keep = stored = None
         if asked is not None:
-            keep = _needed_columns(loaded, all_columns, asked)
-            stored = _needed_columns(loaded, all_columns, asked, where=False)
+            keep = _needed_columns(loaded, all_columns, asked, con)
+            stored = _needed_columns(loaded, all_columns, asked, con, where=False)
         query_failed = None
         try:
             region = leads.default_region if big else None
@@ -813,7 +816,11 @@ def _selection_sql(
 
 
 def _needed_columns(
-    loaded: LoadedCampaign, columns: list[str], wanted: Collection[str], where: bool = True
+    loaded: LoadedCampaign,
+    columns: list[str],
+    wanted: Collection[str],
+    con: duckdb.DuckDBPyConnection,
+    where: bool = True,
 ) -> list[str]:
     """The lead columns (of `columns`, in their order) in `wanted` or read by the query (with
     `where` False: by the query once `where` is evaluated)."""
@@ -822,7 +829,7 @@ def _needed_columns(
     for kind in ("where", "order_by") if where else ("order_by",):
         sql = getattr(leads, kind)
         if sql:
-            need |= {c.lower() for c in check_fragment(kind, sql).columns}
+            need |= {c.lower() for c in check_fragment(kind, sql, con).columns}
     return [c for c in columns if c.lower() in need]
 
 

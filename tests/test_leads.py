@@ -142,6 +142,36 @@ def test_where_is_confined_to_lead_columns(people, where, message):
     assert message in text and "leads.where" in text and ":5:" in text, text
 
 
+def test_checking_a_where_on_the_callers_connection_runs_none_of_it():
+    from dialer.campaign import sqlcheck
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE keep AS SELECT 1 AS x")
+    attempt = "score > 1); DROP TABLE keep; SELECT (1"
+    found = sqlcheck.check_fragment("where", attempt, con)
+    assert [p.message for p in found.problems] == [
+        "SQL does not parse: expected one SQL expression"
+    ]
+    assert con.execute("SELECT x FROM keep").fetchall() == [(1,)]
+    # the same answer as on the module's own parsing database, given once per fragment
+    sqlcheck._checked.clear()
+    alone = sqlcheck.check_fragment("order_by", "score DESC, lower(name)")
+    assert sqlcheck.check_fragment("order_by", "score DESC, lower(name)", con) is alone
+    sqlcheck._checked.clear()
+    on_con = sqlcheck.check_fragment("order_by", "score DESC, lower(name)", con)
+    assert (
+        (on_con.columns, on_con.problems)
+        == (alone.columns, alone.problems)
+        == (
+            {"score", "name"},
+            [],
+        )
+    )
+    for i in range(sqlcheck._CHECKED_MAX + 10):  # a long-lived process keeps a bounded cache
+        sqlcheck.check_fragment("where", f"score > {i}", con)
+    assert len(sqlcheck._checked) <= sqlcheck._CHECKED_MAX
+
+
 def test_parquet_json_and_glob_sources(people):
     con = duckdb.connect()
     src = people / "leads" / "people.csv"

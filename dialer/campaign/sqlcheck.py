@@ -54,10 +54,14 @@ _PREFIX = {"where": "SELECT * FROM __leads WHERE (", "order_by": "SELECT * FROM 
 
 _shared: duckdb.DuckDBPyConnection | None = None
 _shared_lock = threading.Lock()
+# check_fragment's answers by (kind, sql): a campaign's fragments are checked by several steps
+_checked: dict[tuple[str, str], SqlCheck] = {}
+_CHECKED_MAX = 256
 
 
 def _parser() -> duckdb.DuckDBPyConnection:
-    """An empty in-memory database used only to parse SQL (it never executes user SQL)."""
+    """An empty in-memory database to parse SQL with when the caller has none (SQL is only
+    parsed, never executed)."""
     global _shared
     with _shared_lock:
         if _shared is None:
@@ -118,12 +122,25 @@ def _walk(node: object, out: SqlCheck, prefix_len: int) -> None:
             _walk(value, out, prefix_len)
 
 
-def check_fragment(kind: str, sql: str) -> SqlCheck:
-    """Parse `sql` as a campaign `where` or `order_by` and report what it reads and any problem."""
+def check_fragment(kind: str, sql: str, con: duckdb.DuckDBPyConnection | None = None) -> SqlCheck:
+    """Parse `sql` as a campaign `where` or `order_by` and report what it reads and any problem
+    (the answer is shared: do not change it). Parsed on `con` when given, which saves opening
+    a database; only parsed: `json_serialize_sql` runs nothing."""
+    key = (kind, sql)
+    found = _checked.get(key)
+    if found is None:
+        found = _check(kind, sql, con or _parser())
+        if len(_checked) >= _CHECKED_MAX:
+            _checked.clear()
+        _checked[key] = found
+    return found
+
+
+def _check(kind: str, sql: str, con: duckdb.DuckDBPyConnection) -> SqlCheck:
     out = SqlCheck()
     prefix = _PREFIX[kind]
     text = prefix + sql + (")" if kind == "where" else "")
-    parsed = _serialize(_parser(), text)
+    parsed = _serialize(con, text)
     if parsed.get("error"):
         message = parsed.get("error_message", "does not parse")
         position = parsed.get("position")
