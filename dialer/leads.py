@@ -45,6 +45,8 @@ SMALL_SOURCE = 5_000
 # Lead files this big (in all) have the suppression lists read alongside them, on another thread.
 BIG_SOURCE_BYTES = 4_000_000
 _LINE_RE = re.compile(r"[Ll]ine:? (\d+)")
+# a suppression list entry that may be a number: it has a digit, or is written in another script
+_MAY_BE_A_NUMBER = re.compile(r"[0-9]|[^\x00-\x7f]")
 
 
 def quote_ident(name: str) -> str:
@@ -452,6 +454,36 @@ class _Lists:
             self._normalise(self.con)
         return self.sp
 
+    def check_read(self, unread: list[str]) -> None:
+        """Raise for list entries that are written with digits (or other scripts) but are no
+        number phonenumbers reads: what can not be read can not be suppressed, so the lists
+        are refused until it is fixed. (ASCII text without a digit, like 'n/a', is no number.)"""
+        unread = sorted(r for r in unread if _MAY_BE_A_NUMBER.search(r))
+        if not unread:
+            return
+        first = unread[0]
+        more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
+        raise LeadSourceError(
+            f"suppression list entry {first!r} is not a phone number{more}: a number that can"
+            " not be read can not be suppressed",
+            self._line_of(first) or self.loaded.locate(("suppress",)),
+            f"write it as a whole number in E.164 ('+12015550123') or as dialed in"
+            f" {self.region}, or remove it",
+            field="suppress",
+        )
+
+    def _line_of(self, entry: str) -> Location | None:
+        """Where the list files have `entry` (file and line), for the error."""
+        for spec in self.loaded.campaign.suppress:
+            pattern = str(self.loaded.resolve(spec))
+            for f in sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]:
+                with contextlib.suppress(OSError, UnicodeDecodeError):
+                    lines = Path(f).read_text(encoding="utf-8").splitlines()
+                    for n, line in enumerate(lines, 1):
+                        if entry in line:
+                            return Location(f, n)
+        return None
+
     def close(self) -> None:
         self._join()
         if self.catalog is not None:
@@ -505,7 +537,9 @@ class _Lists:
             f"SELECT DISTINCT phone FROM {read} WHERE e IS NULL"
             " AND regexp_matches(phone, '[0-9]|[^\\x00-\\x7F]')"
         ).fetchall()
-        found = [e for e in (normalize_phone(r, region) for (r,) in others) if e is not None]
+        read_here = {r: normalize_phone(r, region) for (r,) in others}
+        self.check_read([r for r, e in read_here.items() if e is None])
+        found = [e for e in read_here.values() if e is not None]
         if found:
             con.execute(
                 f"INSERT INTO {self.sp} SELECT DISTINCT e FROM (SELECT unnest(?::VARCHAR[]) AS e)"
@@ -562,7 +596,7 @@ def _phone_map(
     `__lp` is a view of it, and the numbers `dialer_e164` reads are written to its table `__all`.
     """
     if _is_small(con, lists):
-        return _python_phone_map(con, region, lists.raw), None, False
+        return _python_phone_map(con, region, lists), None, False
     leads = "SELECT __row, phone FROM __src"
     fast = fast_phone_sql(leads, "phone", region)
     zoned = region if fast is not None else None
@@ -609,17 +643,19 @@ def _phone_map(
     return lists.normalised(), zoned, in_src
 
 
-def _python_phone_map(con: duckdb.DuckDBPyConnection, region: str, raw: str) -> str:
+def _python_phone_map(con: duckdb.DuckDBPyConnection, region: str, lists: _Lists) -> str:
+    raw = lists.raw
     rows = con.execute(
-        "SELECT raw, bool_or(lead) FROM (SELECT CAST(phone AS VARCHAR) AS raw, true AS lead"
-        f" FROM __src UNION ALL SELECT phone, false FROM {raw})"
+        "SELECT raw, bool_or(lead), bool_or(NOT lead) FROM (SELECT CAST(phone AS VARCHAR) AS"
+        f" raw, true AS lead FROM __src UNION ALL SELECT phone, false FROM {raw})"
         " WHERE raw IS NOT NULL GROUP BY raw"
     ).fetchall()
-    raws = [r for r, _ in rows]
+    raws = [r for r, _, _ in rows]
     e164 = [normalize_phone(r, region) for r in raws]
+    lists.check_read([r for (r, _, listed), p in zip(rows, e164, strict=True) if listed and not p])
     zones = [
         list(timezones_for_phone(p)) if p and lead else None
-        for (_, lead), p in zip(rows, e164, strict=True)
+        for (_, lead, _), p in zip(rows, e164, strict=True)
     ]
     con.execute(
         "CREATE OR REPLACE TEMP TABLE __pymap AS SELECT unnest(?::VARCHAR[]) AS raw, "

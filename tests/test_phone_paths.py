@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import phonenumbers
 import pytest
 
 import dialer.leads as leads_module
 from dialer.campaign.load import load_campaign
+from dialer.errors import LeadSourceError
 from dialer.leads import fetch_leads, select_leads
 from dialer.phones import normalize_phone, timezones_for_phone
 
@@ -123,3 +126,27 @@ def test_a_listed_number_is_suppressed_however_it_is_written(project, monkeypatc
         3: "suppressed",
         4: "selected",
     }
+
+
+@pytest.mark.parametrize(("small", "in_scan"), [(True, False), (False, False), (False, True)])
+@pytest.mark.parametrize(
+    ("entry", "line"),
+    [
+        ("3125550142.0", 4),  # a number a spreadsheet wrote as a decimal
+        ("(312) 555-0142 (cell)", 4),
+        ("201 555 0177 / 646 555 0100", 4),  # two numbers in one cell
+        ("555-0100", 4),  # too short to call: which number was meant?
+    ],
+)
+def test_a_list_entry_no_one_can_read_stops_the_campaign(
+    project, monkeypatch, small, in_scan, entry, line
+):
+    # what can not be read can not be suppressed: the lists are refused, with the entry and
+    # its line, rather than dialing a number that was listed in a form nothing reads
+    stop = ["+1 646 555 0122", "n/a", entry, "212-555-0199"]
+    with pytest.raises(LeadSourceError) as info:
+        selection(project, monkeypatch, small, in_scan, written=["(201) 555-0177"], stop=stop)
+    text = info.value.format()
+    where, at = text.split(": ")[0].rsplit(":", 1)
+    assert (Path(where).resolve(), int(at)) == ((project / "leads" / "stop.csv").resolve(), line)
+    assert f"suppression list entry {entry!r} is not a phone number" in text, text
