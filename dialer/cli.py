@@ -1159,8 +1159,13 @@ def _only(name: str | None) -> typer.Typer:
 
 def _command_name(args: list[str]) -> str | None:
     """The command `args` name: the first word that is not an option (the app's own options
-    are flags)."""
-    return next((a for a in args if not a.startswith("-")), None)
+    are flags); None when the app's own help comes first."""
+    for a in args:
+        if a in ("-h", "--help"):
+            return None
+        if not a.startswith("-"):
+            return a
+    return None
 
 
 def main() -> None:

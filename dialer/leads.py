@@ -49,6 +49,19 @@ _LINE_RE = re.compile(r"[Ll]ine:? (\d+)")
 _MAY_BE_A_NUMBER = re.compile(r"[0-9]|[^\x00-\x7f]")
 
 
+def _whole_number(raw: str, region: str) -> bool:
+    """Whether phonenumbers reads `raw` as a number of a length that can be dialed as written
+    (valid or not): not a fragment, a local number without its area code, or two numbers."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(raw, region.upper() if region else None)
+    except phonenumbers.NumberParseException:
+        return False
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return reason == phonenumbers.ValidationResult.IS_POSSIBLE
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -455,34 +468,44 @@ class _Lists:
         return self.sp
 
     def check_read(self, unread: list[str]) -> None:
-        """Raise for list entries that are written with digits (or other scripts) but are no
-        number phonenumbers reads: what can not be read can not be suppressed, so the lists
-        are refused until it is fixed. (ASCII text without a digit, like 'n/a', is no number.)"""
-        unread = sorted(r for r in unread if _MAY_BE_A_NUMBER.search(r))
+        """Raise for list entries (of `unread`, those no valid number was made of) that are
+        written with digits (or another script) but are not a whole number phonenumbers reads:
+        what can not be read can not be suppressed, so the lists are refused until it is fixed.
+        A whole number that is not valid (no lead can have it) and ASCII text without a digit
+        ('n/a') are no entries to worry about."""
+        unread = [
+            r for r in unread if _MAY_BE_A_NUMBER.search(r) and not _whole_number(r, self.region)
+        ]
         if not unread:
             return
-        first = unread[0]
+        found = sorted((self._line_of(r), r) for r in unread[:50])
+        where, first = found[0]
         more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
         raise LeadSourceError(
             f"suppression list entry {first!r} is not a phone number{more}: a number that can"
             " not be read can not be suppressed",
-            self._line_of(first) or self.loaded.locate(("suppress",)),
+            Location(where[0], where[1]) if where[0] else self.loaded.locate(("suppress",)),
             f"write it as a whole number in E.164 ('+12015550123') or as dialed in"
             f" {self.region}, or remove it",
             field="suppress",
         )
 
-    def _line_of(self, entry: str) -> Location | None:
-        """Where the list files have `entry` (file and line), for the error."""
+    def _line_of(self, entry: str) -> tuple[str, int]:
+        """Where the list files have `entry` (file, line): as a whole line or cell if it is
+        one, else anywhere in a line; ('', 0) when not found."""
+        cell = re.compile(r"(?:^|[,;\t|])\s*[\"']?" + re.escape(entry) + r"[\"']?\s*(?:$|[,;\t|])")
+        loose = None
         for spec in self.loaded.campaign.suppress:
             pattern = str(self.loaded.resolve(spec))
             for f in sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]:
                 with contextlib.suppress(OSError, UnicodeDecodeError):
                     lines = Path(f).read_text(encoding="utf-8").splitlines()
                     for n, line in enumerate(lines, 1):
-                        if entry in line:
-                            return Location(f, n)
-        return None
+                        if cell.search(line):
+                            return f, n
+                        if loose is None and entry in line:
+                            loose = (f, n)
+        return loose or ("", 0)
 
     def close(self) -> None:
         self._join()
@@ -704,8 +727,8 @@ def _load_suppression_file(
             )
         else:
             con.execute(
-                f"INSERT INTO {raw} SELECT trim(unnest(string_split(content, chr(10)))) "
-                f"FROM read_text({name})"
+                f"INSERT INTO {raw} SELECT line FROM (SELECT trim(unnest(string_split(content,"
+                f" chr(10)))) AS line FROM read_text({name})) WHERE NOT starts_with(line, '#')"
             )
     except duckdb.Error as exc:
         raise LeadSourceError(

@@ -32,6 +32,8 @@ def _run(program: str, args: list[str]) -> subprocess.CompletedProcess:
     "args",
     [
         ["--help"],
+        ["--help", "validate"],  # the app's help, not the command's
+        ["-h", "dnc"],
         ["validate", "--help"],
         ["--debug", "plan", "--help"],
         ["dnc", "--help"],
@@ -61,6 +63,8 @@ def test_the_entry_point_runs_a_command_after_the_apps_own_option():
 def test_only_the_named_command_is_built():
     assert _command_name(["--debug", "plan", "c.yaml"]) == "plan"
     assert _command_name(["--help"]) is None
+    assert _command_name(["--help", "validate"]) is None
+    assert _command_name(["validate", "--help"]) == "validate"
     lean = _only("validate")
     assert [c.callback.__name__ for c in lean.registered_commands] == ["validate"]
     assert lean.registered_groups == []

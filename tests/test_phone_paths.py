@@ -135,7 +135,9 @@ def test_a_listed_number_is_suppressed_however_it_is_written(project, monkeypatc
         ("3125550142.0", 4),  # a number a spreadsheet wrote as a decimal
         ("(312) 555-0142 (cell)", 4),
         ("201 555 0177 / 646 555 0100", 4),  # two numbers in one cell
-        ("555-0100", 4),  # too short to call: which number was meant?
+        # a local number without its area code (which number was meant?), on its own line,
+        # not the line above that has a number ending in it
+        ("555-0100", 4),
     ],
 )
 def test_a_list_entry_no_one_can_read_stops_the_campaign(
@@ -143,10 +145,30 @@ def test_a_list_entry_no_one_can_read_stops_the_campaign(
 ):
     # what can not be read can not be suppressed: the lists are refused, with the entry and
     # its line, rather than dialing a number that was listed in a form nothing reads
-    stop = ["+1 646 555 0122", "n/a", entry, "212-555-0199"]
+    stop = ["+1 646 555 0122", "n/a", "212-555-0100", entry, "212-555-0199"]
+    line += 1
     with pytest.raises(LeadSourceError) as info:
         selection(project, monkeypatch, small, in_scan, written=["(201) 555-0177"], stop=stop)
     text = info.value.format()
     where, at = text.split(": ")[0].rsplit(":", 1)
     assert (Path(where).resolve(), int(at)) == ((project / "leads" / "stop.csv").resolve(), line)
     assert f"suppression list entry {entry!r} is not a phone number" in text, text
+
+
+def test_whole_numbers_that_are_not_valid_and_comments_are_no_errors(project, monkeypatch):
+    # a whole number that is not valid can be no lead's number either; a text list may carry
+    # comment lines; both pass, and the list's numbers are suppressed
+    (project / "leads" / "stop.txt").write_text(
+        "# exported 2026-11-24 from the CRM\n+1 999 555 0123\n\n212-555-0199\n"
+    )
+    (project / "leads" / "mixed.csv").write_text('phone,n\n"(212) 555-0199",0\n"312-555-0142",1\n')
+    path = write_campaign(
+        project,
+        "name: P\nleads: {source: ../leads/mixed.csv}\nsuppress: [../leads/stop.txt]\n"
+        "agent: {instructions: x, opening: y}\n",
+    )
+    for small in (True, False):
+        monkeypatch.setattr(leads_module, "SMALL_SOURCE", 10_000 if small else 0)
+        sel = select_leads(load_campaign(path, env={}))
+        stages = {lead["n"]: lead["__stage"] for lead in fetch_leads(sel, "true", order="__row")}
+        assert stages == {0: "suppressed", 1: "selected"}, small
