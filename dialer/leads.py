@@ -496,8 +496,7 @@ class _Lists:
         cell = re.compile(r"(?:^|[,;\t|])\s*[\"']?" + re.escape(entry) + r"[\"']?\s*(?:$|[,;\t|])")
         loose = None
         for spec in self.loaded.campaign.suppress:
-            pattern = str(self.loaded.resolve(spec))
-            for f in sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]:
+            for f in self._files(spec):
                 with contextlib.suppress(OSError, UnicodeDecodeError):
                     lines = Path(f).read_text(encoding="utf-8").splitlines()
                     for n, line in enumerate(lines, 1):
@@ -514,13 +513,17 @@ class _Lists:
             with contextlib.suppress(duckdb.Error):  # (never hide the error being raised)
                 self.con.execute(f"DETACH DATABASE IF EXISTS {catalog}")
 
+    def _files(self, spec: str) -> list[str]:
+        """The files of one `suppress` entry (a path or a glob), in name order."""
+        pattern = str(self.loaded.resolve(spec))
+        return sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+
     def _read(self, con: duckdb.DuckDBPyConnection) -> None:
         loaded = self.loaded
         con.execute(f"CREATE OR REPLACE {self._table(self.raw)} (phone VARCHAR)")
         for i, spec in enumerate(loaded.campaign.suppress):
             where = loaded.locate(("suppress", i))
-            pattern = str(loaded.resolve(spec))
-            files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+            files = self._files(spec)
             if not files or not Path(files[0]).exists():
                 raise LeadSourceError(
                     f"suppression list not found: {spec}", where, field="suppress"
